@@ -1,0 +1,3 @@
+export * from "./content-address.ts";
+export * from "./make.ts";
+export * from "./store-path.ts";
