@@ -27,6 +27,8 @@ function show(args: string[], flags: StoreFlags & { recursive?: boolean }): void
     const path = loaded.storePath ?? derivationPath(loaded.derivation, loaded.name, location.storeDir);
     visit(path.in(location.storeDir), loaded.derivation);
   }
+  // Like nix show-derivation: one object keyed by drv path, in path order.
+  shown.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   outBytes(Buffer.from(showDerivations(shown), "latin1"));
 }
 

@@ -19,6 +19,8 @@ export interface DumpOptions {
 }
 
 const DEFAULT_BUFFER_SIZE = 1 << 20;
+/** Must hold the tokens of one entry plus the longest symlink target (4 KiB). */
+const MIN_BUFFER_SIZE = 16 << 10;
 /** Below this much free space, flush before reading file data (avoids tiny reads). */
 const MIN_READ = 64 << 10;
 const SLASH = new Uint8Array([0x2f]);
@@ -72,7 +74,7 @@ class Output {
 
 /** Serialises the tree at `path` as a NAR. */
 export function* dumpPath(path: string | Uint8Array, options: DumpOptions = {}): Generator<Uint8Array, void, undefined> {
-  const out = new Output(Math.max(options.bufferSize ?? DEFAULT_BUFFER_SIZE, MIN_READ * 2));
+  const out = new Output(Math.max(options.bufferSize ?? DEFAULT_BUFFER_SIZE, MIN_BUFFER_SIZE));
   const root = typeof path === "string" ? Buffer.from(path) : Buffer.from(path.buffer, path.byteOffset, path.length);
   out.put(TOKEN.magic);
   yield* dumpNode(out, root, options.caseHack ?? false);

@@ -1,3 +1,4 @@
 export * from "./content-address.ts";
 export * from "./make.ts";
 export * from "./store-path.ts";
+export * from "./self-reference.ts";

@@ -27,9 +27,11 @@ export function makeStorePath(type: string, innerHash: Hash, name: string, store
   return new StorePath(encodeBase32(foldDigest(digest, 20)), name);
 }
 
+/** References form a set: sorted, each once (a .drv's inputSrcs may repeat an inputDrv). */
 function typeWithReferences(type: "text" | "source", references: readonly StorePath[], storeDir: string, self: boolean): string {
   let out = type;
-  for (const ref of [...references].sort(compareStorePaths)) out += `:${ref.in(storeDir)}`;
+  const unique = new Map(references.map((ref) => [ref.baseName, ref]));
+  for (const ref of [...unique.values()].sort(compareStorePaths)) out += `:${ref.in(storeDir)}`;
   if (self) out += ":self";
   return out;
 }

@@ -4,7 +4,7 @@
  * (`nix-store --add`, `--add-fixed --recursive`), flat ingestion hashes the
  * bytes of a regular file (`--add-fixed`).
  */
-import { lstatSync, statSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { posix } from "node:path";
 import { BunixError, SystemError } from "../errors.ts";
 import type { HashAlgorithm } from "../hash/algorithm.ts";
@@ -34,10 +34,11 @@ export function computeAddPath(source: string, request: AddPathRequest, storeDir
   if (request.method === "flat") {
     let stat;
     try {
-      stat = statSync(source);
+      stat = lstatSync(source);
     } catch (error) {
       throw new SystemError(`getting status of '${source}'`, error);
     }
+    // Like Nix 2.8, a symlink is not followed: flat ingestion takes a regular file only.
     if (!stat.isFile()) throw new BunixError(`'${source}' is not a regular file: flat hashing needs one (drop --flat to add it recursively)`);
     hash = hashChunks(request.algorithm, fdChunksOfFile(source));
   } else {
