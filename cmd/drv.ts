@@ -3,6 +3,7 @@
  * does; `path` prints the store path a derivation would get and its outputs.
  */
 import type { CAC } from "cac";
+import { derivationBytes } from "../internal/derivation/aterm-write.ts";
 import { derivationPath, withOutputPaths } from "../internal/derivation/output-paths.ts";
 import { showDerivations } from "../internal/derivation/json.ts";
 import type { ByteString, Derivation } from "../internal/derivation/types.ts";
@@ -38,6 +39,9 @@ function path(args: string[], flags: StoreFlags & { json?: boolean }): void {
   const results: Array<[string, Array<[string, string]>]> = [];
   for (const arg of strings(args)) {
     const loaded = loadDerivationFile(location, arg);
+    if (loaded.format === "aterm" && !Buffer.from(derivationBytes(loaded.derivation)).equals(loaded.bytes)) {
+      warn(`'${arg}' is not written the way Nix writes derivations; its path is computed from the canonical text`);
+    }
     const complete = withOutputPaths(loaded.derivation, loaded.name, context);
     const drvPath = derivationPath(complete, loaded.name, location.storeDir).in(location.storeDir);
     for (const [name, output] of complete.outputs) {

@@ -1,10 +1,14 @@
 /**
  * Parser for the `.drv` ATerm text (formats.md 4.1). Syntax only: it checks
  * the exact shape Nix writes (no whitespace, one comma between elements,
- * nothing after the final ')'), decodes string escapes, and requires sets and
- * maps to be sorted without duplicates, since a file that is not in that form
- * would not re-serialise to the same bytes. Meaning is given by
- * output-kind.ts and checked by validate.ts.
+ * nothing after the final ')'), decodes the escapes of the escaped fields
+ * (builder, args, env), and requires sets and maps to be sorted without
+ * duplicates, since a file that is not in that form would not re-serialise to
+ * the same bytes. For the same reason a raw field (output names, paths, hash
+ * algorithms and hashes, input paths, platform) may not contain a backslash:
+ * Nix writes those fields unescaped, so a decoded `\"` or `\\` would print
+ * back as text that does not parse, or parses to another value. Meaning is
+ * given by output-kind.ts and checked by validate.ts.
  */
 import { type ByteString, type Derivation, DerivationError, type DerivationOutput, fromBytes } from "./types.ts";
 
@@ -78,6 +82,21 @@ class Cursor {
     return fromBytes(Uint8Array.from(out));
   }
 
+  /**
+   * A field Nix writes without escaping: the bytes up to the next '"'. A
+   * backslash is refused, since the value could not be written back.
+   */
+  rawString(what: string): ByteString {
+    if (this.bytes[this.at] !== QUOTE) this.fail(`expected a string, found ${this.describeHere()}`);
+    const start = ++this.at;
+    let end = start;
+    while (end < this.bytes.length && this.bytes[end] !== QUOTE && this.bytes[end] !== BACKSLASH) end++;
+    if (end >= this.bytes.length) this.fail("unterminated string", start - 1);
+    if (this.bytes[end] === BACKSLASH) this.fail(`backslash in the ${what}, a field that is written without escapes`, end);
+    this.at = end + 1;
+    return fromBytes(this.bytes.subarray(start, end));
+  }
+
   /** `[` item (`,` item)* `]` */
   list<T>(item: () => T): T[] {
     this.expect("[");
@@ -129,13 +148,13 @@ export function parseDerivation(input: Uint8Array | string): Derivation {
   const outputs = c.list((): [ByteString, DerivationOutput, number] => {
     const at = c.at;
     c.expect("(");
-    const name = c.string();
+    const name = c.rawString("output name");
     c.expect(",");
-    const path = c.string();
+    const path = c.rawString("output path");
     c.expect(",");
-    const hashAlgo = c.string();
+    const hashAlgo = c.rawString("output hash algorithm");
     c.expect(",");
-    const hash = c.string();
+    const hash = c.rawString("output hash");
     c.expect(")");
     return [name, { path, hashAlgo, hash }, at];
   });
@@ -143,19 +162,22 @@ export function parseDerivation(input: Uint8Array | string): Derivation {
   const inputDrvs = c.list((): [ByteString, ByteString[], number] => {
     const at = c.at;
     c.expect("(");
-    const path = c.string();
+    const path = c.rawString("input derivation path");
     c.expect(",");
-    const names = c.list((): [ByteString, number] => [c.string(), c.at]);
+    const names = c.list((): [ByteString, number] => {
+      const at = c.at;
+      return [c.rawString("output name of an input derivation"), at];
+    });
     c.expect(")");
     return [path, sortedSet(c, `output name of input '${path}'`, names), at];
   });
   c.expect(",");
   const inputSrcs = c.list((): [ByteString, number] => {
     const at = c.at;
-    return [c.string(), at];
+    return [c.rawString("input source"), at];
   });
   c.expect(",");
-  const platform = c.string();
+  const platform = c.rawString("platform");
   c.expect(",");
   const builder = c.string();
   c.expect(",");
