@@ -30,10 +30,12 @@ export function encodeString(text: string | Uint8Array): Uint8Array {
   return out;
 }
 
+/** Writes a little-endian u64 (value < 2^53) without allocating. */
 export function writeU64(target: Uint8Array, at: number, value: number): void {
-  const view = new DataView(target.buffer, target.byteOffset + at, 8);
-  view.setUint32(0, value >>> 0, true);
-  view.setUint32(4, Math.floor(value / 0x100000000), true);
+  let low = value >>> 0;
+  let high = Math.floor(value / 0x100000000);
+  for (let i = 0; i < 4; i++, low >>>= 8) target[at + i] = low & 0xff;
+  for (let i = 4; i < 8; i++, high >>>= 8) target[at + i] = high & 0xff;
 }
 
 export const MAGIC = "nix-archive-1";
