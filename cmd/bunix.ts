@@ -15,7 +15,7 @@ interface Group {
 const GROUPS: Readonly<Record<string, Group>> = {
   hash: { summary: "Hash files and trees; convert hash encodings", load: async () => (await import("./hash.ts")).run },
   nar: { summary: "Dump, restore and inspect NAR archives", load: async () => (await import("./nar.ts")).run },
-  store: { summary: "Work with the store (add --dry-run)", load: async () => (await import("./store.ts")).run },
+  store: { summary: "The local store: add, query, verify, export/import, ...", load: async () => (await import("./store/index.ts")).run },
   drv: { summary: "Show derivations and compute their paths", load: async () => (await import("./drv.ts")).run },
 };
 

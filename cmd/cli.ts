@@ -56,6 +56,33 @@ function isCacError(error: unknown): error is Error {
 export type ActionResult = number | void;
 
 /**
+ * `--option NAME VALUE` takes two values, which cac cannot express; it is
+ * taken out of the command line before parsing and kept here for the
+ * command that opens the store.
+ */
+const commandLineSettings: Array<[string, string]> = [];
+
+export function settingsFromCommandLine(): ReadonlyArray<readonly [string, string]> {
+  return commandLineSettings;
+}
+
+export function extractOptionPairs(argv: readonly string[]): string[] {
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--") {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (argv[i] === "--option") {
+      if (i + 2 >= argv.length) throw new UsageError("'--option' requires two arguments: a setting name and a value");
+      commandLineSettings.push([argv[i + 1]!, argv[i + 2]!]);
+      i += 2;
+    } else rest.push(argv[i]!);
+  }
+  return rest;
+}
+
+/**
  * cac declares flags under camel-cased names, but hands mri the words as
  * typed, so a boolean `--dry-run` would swallow the next argument as its
  * value. Spelling long flags the way cac declared them avoids that.
@@ -87,7 +114,7 @@ function kebabMessage(error: Error): Error {
 export async function runCac(cli: CAC, argv: readonly string[]): Promise<number> {
   let result: unknown;
   try {
-    cli.parse(["bunix", cli.name, ...camelFlags(argv)], { run: false });
+    cli.parse(["bunix", cli.name, ...camelFlags(extractOptionPairs(argv))], { run: false });
     if (cli.options.help || cli.options.version) return 0;
     if (!cli.matchedCommand) {
       const word = cli.args[0];

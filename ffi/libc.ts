@@ -17,6 +17,13 @@ const lib = dlopen("libc.so.6", {
   getdents64: { args: [i32, ptr, u64], returns: i64_fast },
   readlinkat: { args: [i32, ptr, ptr, u64], returns: i64_fast },
   flock: { args: [i32, i32], returns: i32 },
+  socket: { args: [i32, i32, i32], returns: i32 },
+  connect: { args: [i32, ptr, u32], returns: i32 },
+  write: { args: [i32, ptr, u64], returns: i64_fast },
+  unshare: { args: [i32], returns: i32 },
+  mount: { args: [ptr, ptr, ptr, u64, ptr], returns: i32 },
+  statvfs: { args: [ptr, ptr], returns: i32 },
+  posix_fallocate: { args: [i32, i64_fast, i64_fast], returns: i32 },
   __errno_location: { args: [], returns: ptr },
 });
 
@@ -38,6 +45,13 @@ const sym = {
   getdents64: native(lib.symbols.getdents64),
   readlinkat: native(lib.symbols.readlinkat),
   flock: native(lib.symbols.flock),
+  socket: native(lib.symbols.socket),
+  connect: native(lib.symbols.connect),
+  write: native(lib.symbols.write),
+  unshare: native(lib.symbols.unshare),
+  mount: native(lib.symbols.mount),
+  statvfs: native(lib.symbols.statvfs),
+  posix_fallocate: native(lib.symbols.posix_fallocate),
 };
 const errnoPointer = lib.symbols.__errno_location()!;
 
@@ -252,4 +266,72 @@ export function flock(fd: number, operation: number): boolean {
     if (e === 11 && operation & LOCK_NB) return false;
     throw new ErrnoError("flock", e);
   }
+}
+
+// ---- Unix domain sockets (blocking), for short request/reply exchanges ------
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+
+/** Connects a blocking stream socket to the Unix socket at `path`. */
+export function connectUnix(path: string): number {
+  const bytes = Buffer.from(path);
+  if (bytes.length >= 108) throw new ErrnoError("connect", 36);
+  const address = new Uint8Array(110);
+  address[0] = AF_UNIX; // sa_family_t, little endian
+  address.set(bytes, 2);
+  const fd = check("socket", sym.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0))!;
+  for (;;) {
+    try {
+      if (check("connect", sym.connect(fd, address, 2 + bytes.length + 1)) !== undefined) return fd;
+    } catch (error) {
+      close(fd);
+      throw error;
+    }
+  }
+}
+
+/** Writes all of `bytes`. */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length; ) {
+    const n = check("write", sym.write(fd, pointerOf(bytes) + at, bytes.length - at));
+    if (n !== undefined) at += n;
+  }
+}
+
+// ---- Mount namespaces -------------------------------------------------------
+
+export const CLONE_NEWNS = 0x00020000;
+export const MS_RDONLY = 1;
+export const MS_REMOUNT = 32;
+export const MS_BIND = 4096;
+export const MS_REC = 16384;
+export const MS_PRIVATE = 1 << 18;
+
+export function unshare(flags: number): void {
+  while (check("unshare", sym.unshare(flags)) === undefined);
+}
+
+export function mount(source: string | null, target: string, type: string | null, flags: number): void {
+  const c = (s: string | null) => (s === null ? null : cPath(s));
+  while (check("mount", sym.mount(c(source), cPath(target), c(type), flags, null)) === undefined);
+}
+
+const ST_RDONLY = 1;
+const statvfsBuffer = new Uint8Array(128);
+const statvfsView = new DataView(statvfsBuffer.buffer);
+
+/** Whether the file system holding `path` is mounted read-only. */
+export function isReadOnlyMount(path: string): boolean {
+  while (check("statvfs", sym.statvfs(cPath(path), statvfsBuffer)) === undefined);
+  // struct statvfs on 64-bit Linux: f_flag is the 10th unsigned long.
+  return (Number(statvfsView.getBigUint64(72, true)) & ST_RDONLY) !== 0;
+}
+
+/** Allocates disk blocks for the first `length` bytes of the file (no sparse holes). */
+export function fallocate(fd: number, length: number): void {
+  // posix_fallocate returns the error number instead of setting errno.
+  const result = sym.posix_fallocate(fd, 0, length);
+  if (result !== 0) throw new ErrnoError("posix_fallocate", result);
 }

@@ -1,0 +1,144 @@
+/**
+ * Adding objects to the store in one streaming pass: the source is read
+ * once, and while it is written to the staging area it is hashed for the
+ * store path (flat bytes or NAR, any algorithm), for the NAR hash (sha256),
+ * and scanned for references when asked.
+ */
+import { closeSync, constants, futimesSync, lstatSync, openSync, writeSync } from "node:fs";
+import { posix } from "node:path";
+import { BunixError, SystemError } from "../errors.ts";
+import type { HashAlgorithm } from "../hash/algorithm.ts";
+import { createHasher } from "../hash/hasher.ts";
+import { dumpPath } from "../nar/dump.ts";
+import { hashPath } from "../nar/hash-path.ts";
+import { CANONICAL_MTIME, restoreNar } from "../nar/restore.ts";
+import { regularFileNarPrefix, regularFileNarSuffix } from "../nar/single-file.ts";
+import { ChunkSource } from "../stream/byte-source.ts";
+import { fdChunksOfFile } from "../stream/file-chunks.ts";
+import { formatContentAddress } from "../store-path/content-address.ts";
+import { type IngestionMethod, makeFixedOutputPath, makeTextPath } from "../store-path/make.ts";
+import { ReferenceScanner } from "../store-path/reference-scanner.ts";
+import { type StorePath, checkName } from "../store-path/store-path.ts";
+import type { LocalStore } from "./local-store.ts";
+import { type Staging, installStaged, withStaging } from "./staging.ts";
+
+export interface AddPathOptions {
+  method: IngestionMethod;
+  algorithm: HashAlgorithm;
+  /** Store name; defaults to the source's base name. */
+  name?: string | undefined;
+}
+
+export interface AddResult {
+  path: StorePath;
+  /** False when the path was already valid. */
+  added: boolean;
+}
+
+/** Writes a regular file from chunks, canonical (0444, mtime 1), feeding every chunk to `observe`. */
+function writeCanonicalFile(target: string, chunks: Iterable<Uint8Array>, observe: (chunk: Uint8Array) => void): number {
+  const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o444);
+  let size = 0;
+  try {
+    for (const chunk of chunks) {
+      observe(chunk);
+      for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at, chunk.length - at);
+      size += chunk.length;
+    }
+    futimesSync(fd, Math.floor(Date.now() / 1000), CANONICAL_MTIME);
+  } finally {
+    closeSync(fd);
+  }
+  return size;
+}
+
+/** `nix-store --add` / `--add-fixed`: a file or tree from the file system. */
+export async function addPath(store: LocalStore, source: string, options: AddPathOptions): Promise<AddResult> {
+  const name = checkName(options.name ?? posix.basename(posix.resolve(source)));
+  let stat;
+  try {
+    stat = lstatSync(source);
+  } catch (error) {
+    throw new SystemError(`getting status of '${source}'`, error);
+  }
+  if (options.method === "flat" && !stat.isFile()) {
+    throw new BunixError(`'${source}' is not a regular file: flat hashing needs one (drop --flat to add it recursively)`);
+  }
+  return withStaging(store, async (staging) => {
+    const narHasher = createHasher("sha256");
+    const caHasher = options.algorithm === "sha256" && options.method === "recursive" ? undefined : createHasher(options.algorithm);
+    let narSize = 0;
+    const observeNar = (bytes: Uint8Array) => {
+      narHasher.update(bytes);
+      narSize += bytes.length;
+      if (options.method === "recursive") caHasher?.update(bytes);
+    };
+    if (options.method === "flat") {
+      // The store object is a plain (non-executable) file; its NAR is a fixed frame around the bytes.
+      const size = stat.size;
+      observeNar(regularFileNarPrefix(size, false));
+      const written = writeCanonicalFile(staging.objectPath, fdChunksOfFile(source), (chunk) => {
+        observeNar(chunk);
+        caHasher!.update(chunk);
+      });
+      if (written !== size) throw new BunixError(`'${source}' changed size while it was being added`);
+      observeNar(regularFileNarSuffix(size));
+    } else {
+      const nar = new ChunkSource(dumpPath(source));
+      nar.setTap(observeNar);
+      await restoreNar(nar, staging.objectPath, { canonical: true, requireEnd: true });
+    }
+    const narHash = narHasher.finish();
+    const caHash = caHasher ? caHasher.finish() : narHash;
+    const path = makeFixedOutputPath(options.method, caHash, name, store.storeDir);
+    const info = {
+      path,
+      narHash,
+      narSize,
+      references: [],
+      deriver: undefined,
+      registrationTime: 0,
+      ultimate: false,
+      signatures: [],
+      ca: formatContentAddress({ method: options.method, hash: caHash }),
+    };
+    return { path, added: installStaged(store, staging, info) };
+  });
+}
+
+export interface AddTextOptions {
+  /** Exact references, or "scan" to find them among the valid paths. */
+  references: readonly StorePath[] | "scan";
+}
+
+/** A text object (`builtins.toFile`): sha256 of the contents, with references. */
+export async function addText(store: LocalStore, name: string, contents: Iterable<Uint8Array>, options: AddTextOptions): Promise<AddResult> {
+  checkName(name);
+  return withStaging(store, async (staging: Staging) => {
+    const contentHasher = createHasher("sha256");
+    const candidates = options.references === "scan" ? store.queryAllValidPaths() : [];
+    const scanner = new ReferenceScanner(candidates.map((p) => p.hashPart));
+    writeCanonicalFile(staging.objectPath, contents, (chunk) => {
+      contentHasher.update(chunk);
+      scanner.update(chunk);
+    });
+    // The NAR frame needs the size up front: hash the staged file rather than buffer the contents.
+    const nar = hashPath(staging.objectPath);
+    const found = scanner.found();
+    const references = options.references === "scan" ? candidates.filter((p) => found.has(p.hashPart)) : [...options.references];
+    const hash = contentHasher.finish();
+    const path = makeTextPath(name, hash, references, store.storeDir);
+    const info = {
+      path,
+      narHash: nar.hash,
+      narSize: nar.narSize,
+      references,
+      deriver: undefined,
+      registrationTime: 0,
+      ultimate: false,
+      signatures: [],
+      ca: formatContentAddress({ method: "text", hash }),
+    };
+    return { path, added: installStaged(store, staging, info) };
+  });
+}

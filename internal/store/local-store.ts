@@ -1,0 +1,143 @@
+/**
+ * A local store: the store directory, the state directory and the database,
+ * shared with real Nix 2.8. Invariant (as in Nix): a row in ValidPaths exists
+ * only once the object is complete on disk, and an object is only removed
+ * after its row is gone.
+ */
+import { closeSync } from "node:fs";
+import { posix } from "node:path";
+import type { Settings } from "../settings/settings.ts";
+import type { StoreLocation } from "../settings/store-location.ts";
+import { HASH_PART_LENGTH, type StorePath, parseStorePath } from "../store-path/store-path.ts";
+import type { StoreDatabase } from "./database.ts";
+import { InvalidPathError } from "./errors.ts";
+import { emptyDatabase, openLocalStore, storeExists } from "./open-store.ts";
+import { type PathInfo, type ValidPathRow, pathInfoFromRow } from "./path-info.ts";
+import { TempRoots } from "./temp-roots.ts";
+
+export interface OpenOptions {
+  /**
+   * "write" creates the store when it is missing (as every Nix command does);
+   * "read" leaves a missing store alone and sees it as empty.
+   */
+  mode: "read" | "write";
+}
+
+export class LocalStore {
+  readonly storeDir: string;
+  readonly realStoreDir: string;
+  readonly stateDir: string;
+  readonly logDir: string;
+  readonly tempRoots: TempRoots;
+  readonly warnings: string[];
+  private closed = false;
+
+  private constructor(
+    readonly location: StoreLocation,
+    readonly settings: Settings,
+    readonly db: StoreDatabase,
+    private readonly bigLockFd: number | undefined,
+    warnings: string[],
+  ) {
+    this.storeDir = location.storeDir;
+    this.realStoreDir = location.realStoreDir;
+    this.stateDir = location.stateDir;
+    this.logDir = location.logDir;
+    this.tempRoots = new TempRoots(location.stateDir);
+    this.warnings = warnings;
+  }
+
+  static open(location: StoreLocation, settings: Settings, options: OpenOptions = { mode: "write" }): LocalStore {
+    if (options.mode === "read" && !storeExists(location)) return new LocalStore(location, settings, emptyDatabase(), undefined, []);
+    const opened = openLocalStore(location, settings);
+    return new LocalStore(location, settings, opened.db, opened.bigLockFd, opened.warnings);
+  }
+
+  /** The full (logical) path of a store path. */
+  print(path: StorePath): string {
+    return path.in(this.storeDir);
+  }
+
+  /** Where the object lives on disk. */
+  realPath(path: StorePath): string {
+    return posix.join(this.realStoreDir, path.baseName);
+  }
+
+  parse(path: string): StorePath {
+    return parseStorePath(this.storeDir, path);
+  }
+
+  isValid(path: StorePath): boolean {
+    return this.db.get("select 1 as one from ValidPaths where path = ?", this.print(path)) !== undefined;
+  }
+
+  /** Row id of a valid path. */
+  idOf(path: StorePath): number | undefined {
+    return this.db.get<{ id: number }>("select id from ValidPaths where path = ?", this.print(path))?.id;
+  }
+
+  queryPathInfo(path: StorePath): PathInfo | undefined {
+    return this.db.snapshot(() => {
+      const row = this.db.get<ValidPathRow>(
+        "select id, path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca from ValidPaths where path = ?",
+        this.print(path),
+      );
+      if (!row) return undefined;
+      const references = this.db
+        .all<{ path: string }>("select path from Refs join ValidPaths on reference = id where referrer = ?", row.id)
+        .map((r) => this.parse(r.path));
+      return pathInfoFromRow(row, references, this.storeDir);
+    });
+  }
+
+  queryReferrers(path: StorePath): StorePath[] {
+    return this.db
+      .all<{ path: string }>(
+        "select path from Refs join ValidPaths on referrer = id where reference = (select id from ValidPaths where path = ?) order by path",
+        this.print(path),
+      )
+      .map((r) => this.parse(r.path));
+  }
+
+  /** Output name -> path, as recorded when the `.drv` was registered. */
+  queryDerivationOutputs(drvPath: StorePath): Map<string, StorePath> {
+    const rows = this.db.all<{ id: string; path: string }>(
+      "select d.id, d.path from DerivationOutputs d join ValidPaths v on d.drv = v.id where v.path = ? order by d.id",
+      this.print(drvPath),
+    );
+    return new Map(rows.map((r) => [r.id, this.parse(r.path)]));
+  }
+
+  /** Valid `.drv` paths that list `outputPath` as an output. */
+  queryValidDerivers(outputPath: StorePath): StorePath[] {
+    return this.db
+      .all<{ path: string }>("select v.path from DerivationOutputs d join ValidPaths v on d.drv = v.id where d.path = ? order by v.path", this.print(outputPath))
+      .map((r) => this.parse(r.path));
+  }
+
+  queryPathFromHashPart(hashPart: string): StorePath | undefined {
+    if (hashPart.length !== HASH_PART_LENGTH) return undefined;
+    const prefix = `${this.storeDir}/${hashPart}`;
+    const row = this.db.get<{ path: string }>("select path from ValidPaths where path >= ? limit 1", prefix);
+    return row && row.path.startsWith(`${prefix}-`) ? this.parse(row.path) : undefined;
+  }
+
+  queryAllValidPaths(): StorePath[] {
+    return this.db.all<{ path: string }>("select path from ValidPaths order by path").map((r) => this.parse(r.path));
+  }
+
+  /** The valid path, or an error naming it ("path '...' is not valid"). */
+  requireInfo(path: StorePath): PathInfo {
+    const info = this.queryPathInfo(path);
+    if (!info) throw new InvalidPathError(this.print(path));
+    return info;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+    this.tempRoots.close();
+    if (this.bigLockFd !== undefined) closeSync(this.bigLockFd);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Putting a new object into the store safely (store-layout.md 6):
+ *
+ * 1. Its bytes are written into a staging directory inside the store (same
+ *    file system, so the final move is a rename). The staging directory is
+ *    named like a store path and protected by a temporary root, so no
+ *    garbage collector, ours or Nix's, deletes it while we write.
+ * 2. Once the final path is known: temporary root, path lock, re-check that
+ *    nobody registered it meanwhile, clear any leftover, rename, register,
+ *    release the lock with deletion.
+ *
+ * A crash at any point leaves either nothing registered (and garbage the
+ * collector removes) or a complete, registered object.
+ */
+import { mkdirSync, renameSync } from "node:fs";
+import { posix } from "node:path";
+import { encodeBase32 } from "../hash/base32.ts";
+import { removeTree } from "../nar/restore.ts";
+import { StorePath } from "../store-path/store-path.ts";
+import { SystemError } from "../errors.ts";
+import type { LocalStore } from "./local-store.ts";
+import { lockPath } from "./locks.ts";
+import type { PathInfo } from "./path-info.ts";
+import { registerValidPaths } from "./registration.ts";
+
+export interface Staging {
+  /** Where to write the new object (does not exist yet). */
+  readonly objectPath: string;
+  readonly dir: string;
+}
+
+/** Runs `write` with a fresh staging location; the staging directory is always removed afterwards. */
+export async function withStaging<T>(store: LocalStore, write: (staging: Staging) => Promise<T>): Promise<T> {
+  const hashPart = encodeBase32(crypto.getRandomValues(new Uint8Array(20)));
+  const path = new StorePath(hashPart, `bunix-staging-${process.pid}`);
+  store.tempRoots.add(store.print(path));
+  const dir = store.realPath(path);
+  try {
+    mkdirSync(dir, 0o700);
+  } catch (error) {
+    throw new SystemError(`creating staging directory '${dir}'`, error);
+  }
+  try {
+    return await write({ dir, objectPath: posix.join(dir, "x") });
+  } finally {
+    removeTree(dir);
+  }
+}
+
+/**
+ * Moves a staged object to its store path and registers it. Returns false
+ * when the path was already valid (the staged copy is then discarded).
+ */
+export function installStaged(store: LocalStore, staging: Staging, info: PathInfo): boolean {
+  store.tempRoots.add(store.print(info.path));
+  if (store.isValid(info.path)) return false;
+  const real = store.realPath(info.path);
+  const lock = lockPath(`${real}.lock`, true)!;
+  let registered = false;
+  try {
+    if (store.isValid(info.path)) {
+      registered = true;
+      return false;
+    }
+    removeTree(real);
+    try {
+      renameSync(staging.objectPath, real);
+    } catch (error) {
+      throw new SystemError(`moving '${staging.objectPath}' to '${real}'`, error);
+    }
+    registerValidPaths(store, [info]);
+    registered = true;
+    return true;
+  } finally {
+    if (!registered) removeTree(real);
+    lock.release(registered);
+  }
+}
