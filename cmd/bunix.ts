@@ -21,7 +21,7 @@ const GROUPS: Readonly<Record<string, Group>> = {
 
 /** Nix's tools, reachable as `bunix nix-store ...` as well as through a symlink. */
 export const ALIASES: Readonly<Record<string, () => Promise<Runner>>> = {
-  "nix-store": async () => (await import("./compat/nix-store.ts")).nixStore,
+  "nix-store": async () => (await import("./compat/nix-store/index.ts")).nixStore,
   "nix-hash": async () => (await import("./compat/nix-hash.ts")).nixHash,
   "nix-daemon": async () => (await import("./compat/nix-daemon.ts")).nixDaemon,
 };
