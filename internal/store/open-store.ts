@@ -6,7 +6,7 @@
  */
 import { chmodSync, chownSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { CLONE_NEWNS, MS_BIND, MS_PRIVATE, MS_REC, MS_REMOUNT, fallocate, isReadOnlyMount, mount, unshare } from "../../ffi/libc.ts";
+import { CLONE_NEWNS, MS_BIND, MS_PRIVATE, MS_REC, MS_REMOUNT, chmodAll, fallocate, isReadOnlyMount, mount, unshare } from "../../ffi/libc.ts";
 import { BunixError, SystemError } from "../errors.ts";
 import { currentUserName, groupByName } from "../os/accounts.ts";
 import type { Settings } from "../settings/settings.ts";
@@ -105,7 +105,7 @@ function setStorePermissions(location: StoreLocation, settings: Settings): strin
   const st = statSync(location.realStoreDir);
   if (st.uid !== 0 || st.gid !== group.gid || (st.mode & 0o7777) !== 0o1775) {
     chownSync(location.realStoreDir, 0, group.gid);
-    chmodSync(location.realStoreDir, 0o1775);
+    chmodAll(location.realStoreDir, 0o1775);
   }
   return undefined;
 }

@@ -1,7 +1,14 @@
-/** nix-store --delete: being written. */
-import { UsageError } from "../../../internal/errors.ts";
-import type { NixStoreInvocation } from "./operations.ts";
+/** nix-store --delete. */
+import { deleteAndReport } from "../../store/delete.ts";
+import { openStore } from "../../store-options.ts";
+import { type NixStoreInvocation, checkFlags, storeFlagsOf } from "./operations.ts";
 
-export function deletePaths(_invocation: NixStoreInvocation): void {
-  throw new UsageError("bunix does not implement 'nix-store --delete' yet");
+export async function deletePaths(invocation: NixStoreInvocation): Promise<void> {
+  checkFlags(invocation, []);
+  const store = openStore(storeFlagsOf(invocation), "write");
+  try {
+    await deleteAndReport(store, invocation.operands);
+  } finally {
+    store.close();
+  }
 }
