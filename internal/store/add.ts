@@ -35,9 +35,9 @@ export interface AddResult {
   added: boolean;
 }
 
-/** Writes a regular file from chunks, canonical (0444, mtime 1), feeding every chunk to `observe`. */
-function writeCanonicalFile(target: string, chunks: Iterable<Uint8Array>, observe: (chunk: Uint8Array) => void): number {
-  const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o444);
+/** Writes a regular file from chunks, canonical (0444/0555, mtime 1), feeding every chunk to `observe`. */
+function writeCanonicalFile(target: string, chunks: Iterable<Uint8Array>, executable: boolean, observe: (chunk: Uint8Array) => void): number {
+  const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, executable ? 0o555 : 0o444);
   let size = 0;
   try {
     for (const chunk of chunks) {
@@ -74,10 +74,12 @@ export async function addPath(store: LocalStore, source: string, options: AddPat
       if (options.method === "recursive") caHasher?.update(bytes);
     };
     if (options.method === "flat") {
-      // The store object is a plain (non-executable) file; its NAR is a fixed frame around the bytes.
+      // As `nix-store --add-fixed`: the path hashes the bytes, but the object (and
+      // its NAR) is the file as dumped, so an executable file stays executable.
       const size = stat.size;
-      observeNar(regularFileNarPrefix(size, false));
-      const written = writeCanonicalFile(staging.objectPath, fdChunksOfFile(source), (chunk) => {
+      const executable = (stat.mode & 0o100) !== 0;
+      observeNar(regularFileNarPrefix(size, executable));
+      const written = writeCanonicalFile(staging.objectPath, fdChunksOfFile(source), executable, (chunk) => {
         observeNar(chunk);
         caHasher!.update(chunk);
       });
@@ -118,7 +120,7 @@ export async function addText(store: LocalStore, name: string, contents: Iterabl
     const contentHasher = createHasher("sha256");
     const candidates = options.references === "scan" ? store.queryAllValidPaths() : [];
     const scanner = new ReferenceScanner(candidates.map((p) => p.hashPart));
-    writeCanonicalFile(staging.objectPath, contents, (chunk) => {
+    writeCanonicalFile(staging.objectPath, contents, false, (chunk) => {
       contentHasher.update(chunk);
       scanner.update(chunk);
     });
