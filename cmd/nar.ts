@@ -3,6 +3,7 @@
  * (restore), and list or print what a NAR holds (ls, cat).
  */
 import type { CAC } from "cac";
+import { growPipe } from "../ffi/libc.ts";
 import { BunixError, UsageError } from "../internal/errors.ts";
 import { dumpPath } from "../internal/nar/dump.ts";
 import { type ListingNode, latin1, listNar } from "../internal/nar/listing.ts";
@@ -12,12 +13,16 @@ import { type ByteSource, fileSource } from "../internal/stream/byte-source.ts";
 import { type JsonNode, jsonObject, printJsonCompact } from "../internal/text/json.ts";
 import { commandGroup, outBytes, runCac, str } from "./cli.ts";
 
+/** The default maximum an unprivileged process may ask for (/proc/sys/fs/pipe-max-size). */
+const PIPE_BUFFER_BYTES = 1 << 20;
+
 interface CaseHackFlag {
   caseHack?: boolean;
 }
 
 /** Streams the NAR of `path` to stdout. */
 export function dumpToStdout(path: string, caseHack: boolean): void {
+  growPipe(1, PIPE_BUFFER_BYTES);
   for (const chunk of dumpPath(path, { caseHack })) outBytes(chunk);
 }
 

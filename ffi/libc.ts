@@ -24,6 +24,10 @@ const lib = dlopen("libc.so.6", {
   mount: { args: [ptr, ptr, ptr, u64, ptr], returns: i32 },
   statvfs: { args: [ptr, ptr], returns: i32 },
   posix_fallocate: { args: [i32, i64_fast, i64_fast], returns: i32 },
+  chmod: { args: [ptr, u32], returns: i32 },
+  fcntl: { args: [i32, i32, i32], returns: i32 },
+  llistxattr: { args: [ptr, ptr, u64], returns: i64_fast },
+  lremovexattr: { args: [ptr, ptr], returns: i32 },
   __errno_location: { args: [], returns: ptr },
 });
 
@@ -52,6 +56,10 @@ const sym = {
   mount: native(lib.symbols.mount),
   statvfs: native(lib.symbols.statvfs),
   posix_fallocate: native(lib.symbols.posix_fallocate),
+  chmod: native(lib.symbols.chmod),
+  fcntl: native(lib.symbols.fcntl),
+  llistxattr: native(lib.symbols.llistxattr),
+  lremovexattr: native(lib.symbols.lremovexattr),
 };
 const errnoPointer = lib.symbols.__errno_location()!;
 
@@ -334,4 +342,62 @@ export function fallocate(fd: number, length: number): void {
   // posix_fallocate returns the error number instead of setting errno.
   const result = sym.posix_fallocate(fd, 0, length);
   if (result !== 0) throw new ErrnoError("posix_fallocate", result);
+}
+
+// ---- Extended attributes (never following symlinks) -------------------------
+
+const ENODATA = 61;
+const ENOTSUP = 95;
+const ERANGE = 34;
+
+/**
+ * Names of the extended attributes of `path` (llistxattr); empty when the
+ * file system does not support them.
+ */
+export function llistxattr(path: string | Uint8Array): string[] {
+  const name = cPath(path);
+  for (;;) {
+    const size = Number(sym.llistxattr(name, null, 0));
+    if (size < 0) {
+      const e = errno();
+      if (e === EINTR) continue;
+      if (e === ENOTSUP || e === ENODATA) return [];
+      throw new ErrnoError("llistxattr", e);
+    }
+    if (size === 0) return [];
+    const buffer = new Uint8Array(size);
+    const n = Number(sym.llistxattr(name, buffer, size));
+    if (n < 0) {
+      const e = errno();
+      // The list grew between the two calls: ask again.
+      if (e === EINTR || e === ERANGE) continue;
+      throw new ErrnoError("llistxattr", e);
+    }
+    return Buffer.from(buffer.buffer, 0, n)
+      .toString("latin1")
+      .split("\0")
+      .filter((a) => a !== "");
+  }
+}
+
+/** Removes one extended attribute of `path` (lremovexattr). */
+export function lremovexattr(path: string | Uint8Array, attribute: string): void {
+  const name = cPath(path);
+  const attr = cPath(Buffer.from(attribute, "latin1"));
+  while (check("lremovexattr", sym.lremovexattr(name, attr)) === undefined);
+}
+
+/** chmod(2) with every mode bit: Bun's fs.chmodSync drops the sticky bit (01000). */
+export function chmodAll(path: string, mode: number): void {
+  while (check("chmod", sym.chmod(cPath(path), mode)) === undefined);
+}
+
+const F_SETPIPE_SZ = 1031;
+
+/**
+ * Asks for a larger pipe buffer on `fd` (when it is a pipe): fewer wake-ups
+ * of reader and writer when streaming hundreds of megabytes. Best effort.
+ */
+export function growPipe(fd: number, bytes: number): void {
+  sym.fcntl(fd, F_SETPIPE_SZ, bytes);
 }
