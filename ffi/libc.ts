@@ -26,6 +26,7 @@ const lib = dlopen("libc.so.6", {
   posix_fallocate: { args: [i32, i64_fast, i64_fast], returns: i32 },
   chmod: { args: [ptr, u32], returns: i32 },
   fcntl: { args: [i32, i32, i32], returns: i32 },
+  poll: { args: [ptr, u64, i32], returns: i32 },
   llistxattr: { args: [ptr, ptr, u64], returns: i64_fast },
   lremovexattr: { args: [ptr, ptr], returns: i32 },
   __errno_location: { args: [], returns: ptr },
@@ -58,6 +59,7 @@ const sym = {
   posix_fallocate: native(lib.symbols.posix_fallocate),
   chmod: native(lib.symbols.chmod),
   fcntl: native(lib.symbols.fcntl),
+  poll: native(lib.symbols.poll),
   llistxattr: native(lib.symbols.llistxattr),
   lremovexattr: native(lib.symbols.lremovexattr),
 };
@@ -400,4 +402,21 @@ const F_SETPIPE_SZ = 1031;
  */
 export function growPipe(fd: number, bytes: number): void {
   sym.fcntl(fd, F_SETPIPE_SZ, bytes);
+}
+
+const POLLIN = 1;
+const POLLOUT = 4;
+const pollBuffer = new Uint8Array(8);
+const pollView = new DataView(pollBuffer.buffer);
+
+/**
+ * Blocks until `fd` is readable (or writable). For descriptors another
+ * process left in non-blocking mode (a shared pipe), where read/write would
+ * fail with EAGAIN.
+ */
+export function waitForFd(fd: number, direction: "read" | "write"): void {
+  pollView.setInt32(0, fd, true);
+  pollView.setInt16(4, direction === "read" ? POLLIN : POLLOUT, true);
+  pollView.setInt16(6, 0, true);
+  while (check("poll", sym.poll(pollBuffer, 1, -1)) === undefined);
 }

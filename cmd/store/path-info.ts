@@ -1,7 +1,5 @@
 /** `bunix store path-info`: what the store records about paths, as `nix path-info` shows it. */
 import type { CAC } from "cac";
-import { realpathSync } from "node:fs";
-import { posix } from "node:path";
 import { compareStorePaths, type StorePath } from "../../internal/store-path/store-path.ts";
 import { closureSize, computeClosure, references } from "../../internal/store/closure.ts";
 import { InvalidPathError } from "../../internal/store/errors.ts";
@@ -9,6 +7,10 @@ import type { LocalStore } from "../../internal/store/local-store.ts";
 import { type JsonNode, jsonObject, printJsonCompact } from "../../internal/text/json.ts";
 import { out, strings } from "../cli.ts";
 import { type StoreFlags, openStore, withStoreOptions } from "../store-options.ts";
+import { storePathArgument } from "./arguments.ts";
+
+/** Kept here for the modules that import it from path-info. */
+export { storePathArgument } from "./arguments.ts";
 
 interface PathInfoFlags extends StoreFlags {
   json?: boolean;
@@ -16,23 +18,6 @@ interface PathInfoFlags extends StoreFlags {
   size?: boolean;
   recursive?: boolean;
   sigs?: boolean;
-}
-
-/** A store path argument: a path in the store, or a symlink into it (like `./result`). */
-export function storePathArgument(store: LocalStore, arg: string): StorePath {
-  const absolute = posix.resolve(String(arg));
-  try {
-    return store.parse(absolute);
-  } catch (error) {
-    try {
-      const target = realpathSync(absolute);
-      const real = posix.relative(store.realStoreDir, target);
-      if (!real.startsWith("..")) return store.parse(posix.join(store.storeDir, real.split("/")[0]!));
-    } catch {
-      // fall through to the original error
-    }
-    throw error;
-  }
 }
 
 /** One entry of `nix path-info --json`, field for field. */
@@ -65,7 +50,8 @@ function pathInfo(args: string[], flags: PathInfoFlags): void {
     if (flags.recursive) paths = computeClosure(paths, references(store));
     if (flags.json) {
       const unique = [...new Map(paths.map((p) => [p.baseName, p])).values()].sort(compareStorePaths);
-      out(`${printJsonCompact(unique.map((p) => pathInfoJson(store, p, flags.closureSize === true)))}\n`);
+      // No final newline: nix path-info --json prints none.
+      out(printJsonCompact(unique.map((p) => pathInfoJson(store, p, flags.closureSize === true))));
       return;
     }
     const width = Math.max(0, ...paths.map((p) => store.print(p).length));

@@ -4,6 +4,7 @@
  */
 import { type StorePath, compareStorePaths } from "../store-path/store-path.ts";
 import type { LocalStore } from "./local-store.ts";
+import type { PathInfo } from "./path-info.ts";
 
 /** Everything reachable from `roots` through `next` (roots included), sorted. */
 export function computeClosure(roots: Iterable<StorePath>, next: (path: StorePath) => Iterable<StorePath>): StorePath[] {
@@ -71,4 +72,35 @@ export function sortReferencesFirst(paths: readonly StorePath[], next: (path: St
   };
   for (const path of [...paths].sort(compareStorePaths)) visit(path);
   return out;
+}
+
+/**
+ * `nix-store -q --referrers-closure`: everything that refers to `paths`,
+ * directly or not (the paths included). As in Nix, a start path need not be
+ * valid: it has no referrers then.
+ */
+export function referrersClosure(store: LocalStore, paths: readonly StorePath[]): StorePath[] {
+  return computeClosure(paths, (path) => store.queryReferrers(path).filter((r) => r.baseName !== path.baseName));
+}
+
+/** Path infos read once each; undefined for a path that is not valid. */
+export function pathInfoCache(store: LocalStore): (path: StorePath) => PathInfo | undefined {
+  const cache = new Map<string, PathInfo | null>();
+  return (path) => {
+    let info = cache.get(path.baseName);
+    if (info === undefined) {
+      info = store.queryPathInfo(path) ?? null;
+      cache.set(path.baseName, info);
+    }
+    return info ?? undefined;
+  };
+}
+
+/**
+ * The order in which `nix-store -q` prints a set of paths: Nix's
+ * topoSortPaths reversed, i.e. references before their referrers. An invalid
+ * path has no references here, as in Nix.
+ */
+export function referencesFirst(store: LocalStore, paths: readonly StorePath[], infoOf = pathInfoCache(store)): StorePath[] {
+  return sortReferencesFirst(paths, (path) => infoOf(path)?.references ?? []);
 }

@@ -1,5 +1,6 @@
 /** Reading files and descriptors as chunks from one reused buffer (flat memory). */
 import { closeSync, openSync, readSync } from "node:fs";
+import { waitForFd } from "../../ffi/libc.ts";
 import { SystemError } from "../errors.ts";
 
 export const READ_CHUNK_SIZE = 1 << 20;
@@ -8,7 +9,15 @@ export const READ_CHUNK_SIZE = 1 << 20;
 export function* fdChunks(fd: number, chunkSize = READ_CHUNK_SIZE): Generator<Uint8Array> {
   const buffer = new Uint8Array(chunkSize);
   for (;;) {
-    const n = readSync(fd, buffer, 0, buffer.length, null);
+    let n: number;
+    try {
+      n = readSync(fd, buffer, 0, buffer.length, null);
+    } catch (error) {
+      // A pipe shared with a process that made it non-blocking: wait for data.
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+      waitForFd(fd, "read");
+      continue;
+    }
     if (n === 0) return;
     yield buffer.subarray(0, n);
   }

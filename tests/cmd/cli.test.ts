@@ -84,8 +84,11 @@ describe("multi-call", () => {
     expect(runOk([bunix, "nix-hash", "--flat", join(dir, "tree", "hello")], { env: env() }).toString()).toBe("b1946ac92492d2347c6235b4d2611184\n");
   });
   test("unknown flags and unimplemented operations are refused clearly", () => {
+    // As in Nix: without an operation the flag is not even looked at; with one, it is refused.
     const unknown = run([join(dir, "nix-store"), "--frob"], { env: env() });
-    expect(unknown.stderr).toStartWith("error: unrecognised flag '--frob'");
+    expect(unknown.stderr).toStartWith("error: no operation specified");
+    const unknownForOp = run([join(dir, "nix-store"), "--add", "--frob", "x"], { env: env() });
+    expect(unknownForOp.stderr).toStartWith("error: unknown flag '--frob'");
     const later = run([join(dir, "nix-store"), "--gc"], { env: env() });
     expect(later.code).not.toBe(0);
     expect(later.stderr).toContain("does not implement 'nix-store --gc' yet");

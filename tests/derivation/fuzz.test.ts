@@ -22,17 +22,11 @@ import { parseDerivationJson, showDerivations } from "../../internal/derivation/
 import { derivationPath } from "../../internal/derivation/output-paths.ts";
 import { type Derivation, DerivationError, toUtf8 } from "../../internal/derivation/types.ts";
 import { validateDerivation } from "../../internal/derivation/validate.ts";
+import { caseSeed, concat, describeError, envCount, hex, parseOnly, printable } from "../helpers/fuzz.ts";
 import { Random } from "../helpers/random.ts";
 
 // ---- Configuration ---------------------------------------------------------------
 
-function envCount(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value === "") return fallback;
-  const n = Number.parseInt(value, 10);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative integer, not '${value}'`);
-  return n;
-}
 
 const TOTAL_CASES = envCount("BUNIX_FUZZ_CASES", 24000);
 const ATERM_SEEDS = [0x64727601, 0x64727602, 0x64727603] as const;
@@ -41,30 +35,10 @@ const STORE = "/nix/store";
 
 const ONLY = parseOnly(process.env.BUNIX_FUZZ_ONLY);
 
-function parseOnly(value: string | undefined): { seed: number; index: number } | undefined {
-  if (value === undefined || value === "") return undefined;
-  const match = /^(0x[0-9a-f]+|\d+):(\d+)$/i.exec(value);
-  if (!match) throw new Error(`BUNIX_FUZZ_ONLY must look like <seed>:<index>, not '${value}'`);
-  return { seed: Number(match[1]!), index: Number(match[2]!) };
-}
 
-function caseSeed(seed: number, index: number): number {
-  return (Math.imul(seed ^ 0x85ebca6b, 0x9e3779b1) + Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
-}
 
-function hex(n: number): string {
-  return `0x${n.toString(16)}`;
-}
 
-function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.constructor.name}: ${error.message}\n${error.stack ?? ""}`;
-  return `non-Error value ${String(error)}`;
-}
 
-function printable(bytes: Uint8Array | string): string {
-  const text = typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("latin1");
-  return text.replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
-}
 
 // ---- Seeds --------------------------------------------------------------------------
 
@@ -134,15 +108,6 @@ function structure(bytes: Uint8Array): { groups: Group[]; strings: Array<readonl
   return { groups, strings };
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 const ascii = (text: string): Uint8Array => Buffer.from(text, "latin1");
 

@@ -20,19 +20,13 @@ import { TOKEN, encodeString, paddingOf, writeU64 } from "../../internal/nar/tok
 import { type ByteSource, ChunkSource, bytesSource } from "../../internal/stream/byte-source.ts";
 import hashes from "../fixtures/nar-hashes.json";
 import invalid from "../fixtures/nar-invalid.json";
+import { caseSeed, concat, describeError, envCount, hex, parseOnly } from "../helpers/fuzz.ts";
 import { Random } from "../helpers/random.ts";
 import { writeRandomTree } from "../helpers/random-tree.ts";
 import { scratchDir } from "../helpers/tmp.ts";
 
 // ---- Configuration ---------------------------------------------------------------
 
-function envCount(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value === "") return fallback;
-  const n = Number.parseInt(value, 10);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative integer, not '${value}'`);
-  return n;
-}
 
 const TOTAL_CASES = envCount("BUNIX_FUZZ_CASES", 10000);
 /** Fixed seeds: one test per seed, each running its share of the cases. */
@@ -45,20 +39,8 @@ const MAX_SEED_NAR = 16 << 10;
 
 const ONLY = parseOnly(process.env.BUNIX_FUZZ_ONLY);
 
-function parseOnly(value: string | undefined): { seed: number; index: number } | undefined {
-  if (value === undefined || value === "") return undefined;
-  const match = /^(0x[0-9a-f]+|\d+):(\d+)$/i.exec(value);
-  if (!match) throw new Error(`BUNIX_FUZZ_ONLY must look like <seed>:<index>, not '${value}'`);
-  return { seed: Number(match[1]!), index: Number(match[2]!) };
-}
 
-function caseSeed(seed: number, index: number): number {
-  return (Math.imul(seed ^ 0x85ebca6b, 0x9e3779b1) + Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
-}
 
-function hex(n: number): string {
-  return `0x${n.toString(16)}`;
-}
 
 // ---- Helpers ------------------------------------------------------------------------
 
@@ -75,9 +57,6 @@ function plain(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  return plain(Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.length))));
-}
 
 function readU64(bytes: Uint8Array, at: number): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset + at, 8);
@@ -114,10 +93,6 @@ function printableName(name: Uint8Array): string {
     .replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
-function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.constructor.name}: ${error.message}\n${error.stack ?? ""}`;
-  return `non-Error value ${String(error)}`;
-}
 
 // ---- Hand-built NARs (for targeted cases) ---------------------------------------
 
