@@ -26,16 +26,22 @@ export function libcGroup<S extends Record<string, FFIFunction>>(spec: S): () =>
     const out = {} as Record<string, unknown>;
     for (const [name, fn] of Object.entries(symbols)) out[name] = native(fn);
     bound = out as Library<S>["symbols"];
+    // Resolve errno's address now: doing it after a failed call would run
+    // dlopen in between, which overwrites the errno being read.
+    locateErrno();
     return bound;
   };
 }
 
-const errnoSymbols = libcGroup({ __errno_location: { args: [], returns: FFIType.ptr } });
-let errnoPointer: ReturnType<ReturnType<typeof errnoSymbols>["__errno_location"]> | undefined;
+let errnoPointer: number | undefined;
+
+function locateErrno(): number {
+  errnoPointer ??= Number(dlopen("libc.so.6", { __errno_location: { args: [], returns: FFIType.ptr } }).symbols.__errno_location());
+  return errnoPointer;
+}
 
 export function errno(): number {
-  errnoPointer ??= errnoSymbols().__errno_location();
-  return read.i32(errnoPointer!, 0);
+  return read.i32(locateErrno() as never, 0);
 }
 
 /**

@@ -7,3 +7,4 @@ export * from "./files.ts";
 export * from "./locks.ts";
 export * from "./namespaces.ts";
 export * from "./sockets.ts";
+export * from "./process.ts";

@@ -34,3 +34,17 @@ export function isReadOnlyMount(path: string): boolean {
   // struct statvfs on 64-bit Linux: f_flag is the 10th unsigned long.
   return (Number(statvfsView.getBigUint64(72, true)) & ST_RDONLY) !== 0;
 }
+
+/**
+ * The MS_* flags a bind mount of `path` must keep when remounted inside a
+ * user namespace (the kernel locks nosuid, nodev, noexec and atime flags).
+ */
+export function lockedMountFlags(path: string): number {
+  while (check("statvfs", namespaces().statvfs(cPath(path), statvfsBuffer)) === undefined);
+  const st = Number(statvfsView.getBigUint64(72, true));
+  let flags = st & (2 | 4 | 8); // ST_NOSUID, ST_NODEV, ST_NOEXEC == MS_*
+  if (st & 1024) flags |= 1024; // ST_NOATIME -> MS_NOATIME
+  if (st & 2048) flags |= 2048; // ST_NODIRATIME -> MS_NODIRATIME
+  if (st & 4096) flags |= 1 << 21; // ST_RELATIME -> MS_RELATIME
+  return flags;
+}
