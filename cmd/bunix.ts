@@ -16,7 +16,9 @@ const GROUPS: Readonly<Record<string, Group>> = {
   hash: { summary: "Hash files and trees; convert hash encodings", load: async () => (await import("./hash.ts")).run },
   nar: { summary: "Dump, restore and inspect NAR archives", load: async () => (await import("./nar.ts")).run },
   store: { summary: "The local store: add, query, verify, export/import, ...", load: async () => (await import("./store/index.ts")).run },
+  gc: { summary: "Collect garbage: delete unreachable store paths, print roots, live or dead paths", load: async () => (await import("./gc.ts")).run },
   drv: { summary: "Show derivations and compute their paths", load: async () => (await import("./drv.ts")).run },
+  build: { summary: "Build derivations in the sandbox", load: async () => (await import("./build.ts")).run },
 };
 
 /** Nix's tools, reachable as `bunix nix-store ...` as well as through a symlink. */

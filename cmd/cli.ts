@@ -66,6 +66,11 @@ export function settingsFromCommandLine(): ReadonlyArray<readonly [string, strin
   return commandLineSettings;
 }
 
+/** A flag that stands for a setting (`--timeout 10` is `--option timeout 10`). */
+export function addCommandLineSetting(name: string, value: string): void {
+  commandLineSettings.push([name, value]);
+}
+
 export function extractOptionPairs(argv: readonly string[]): string[] {
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {

@@ -44,6 +44,11 @@ const ERRNO_TEXT: Record<string, string> = {
   EPIPE: "Broken pipe",
   ENOTEMPTY: "Directory not empty",
   EINVAL: "Invalid argument",
+  ENOEXEC: "Exec format error",
+  E2BIG: "Argument list too long",
+  ENOSYS: "Function not implemented",
+  EBUSY: "Device or resource busy",
+  ESRCH: "No such process",
 };
 
 /** Wraps a failed system call as "<verb> '<path>': <reason>", like Nix's SysError. */

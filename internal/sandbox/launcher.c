@@ -280,3 +280,16 @@ int bunix_open_pty(int *out) {
   out[1] = slave;
   return 0;
 }
+
+/* Kills every process of `uid` (a build user), from a child that becomes that user. */
+int bunix_kill_user(unsigned int uid) {
+  int pid = fork(), status;
+  if (pid < 0) return -*__errno_location();
+  if (pid == 0) {
+    if (setuid(uid) < 0) _exit(1);
+    kill(-1, 9);
+    _exit(0);
+  }
+  while (waitpid(pid, &status, 0) < 0) if (*__errno_location() != 4) return -*__errno_location();
+  return 0;
+}

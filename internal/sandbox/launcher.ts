@@ -24,6 +24,7 @@ function compile() {
       symbols: {
         bunix_launch: { args: ["ptr", "ptr", "ptr", "ptr", "ptr"], returns: "i32" },
         bunix_open_pty: { args: ["ptr"], returns: "i32" },
+        bunix_kill_user: { args: ["u32"], returns: "i32" },
       },
     }).symbols;
   } finally {
@@ -76,4 +77,11 @@ export function openPty(): { master: number; slave: number } {
   const result = get().bunix_open_pty(ptr(out));
   if (result < 0) throw new ErrnoError("posix_openpt", -result);
   return { master: out[0]!, slave: out[1]! };
+}
+
+/** Kills every process running as `uid` (never call with 0). */
+export function killUser(uid: number): void {
+  if (uid === 0) throw new Error("refusing to kill every process of root");
+  const result = get().bunix_kill_user(uid);
+  if (result < 0) throw new ErrnoError("kill", -result);
 }

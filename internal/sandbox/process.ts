@@ -52,6 +52,11 @@ export class LaunchedProcess {
     if (logFd !== undefined) setNonBlocking(logFd);
   }
 
+  /** The forked child's pid. */
+  get pid(): number {
+    return this.launched.pid;
+  }
+
   /** Kills the builder and, with a PID namespace, everything in it. */
   kill(): void {
     this.killed = true;

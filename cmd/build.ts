@@ -1,0 +1,151 @@
+/**
+ * `bunix build DRV...`: realise derivations (a .drv store path, or a .drv or
+ * JSON file, which is added first; `DRV^out,dev` or `DRV^*` picks outputs),
+ * print their output paths, and make `result` links registered as GC roots.
+ */
+import type { CAC } from "cac";
+import { statSync } from "node:fs";
+import { posix } from "node:path";
+import { addDerivation } from "../internal/build/add-derivation.ts";
+import { BuilderFailedError } from "../internal/build/errors.ts";
+import { addIndirectRoot, outLinkName } from "../internal/build/out-links.ts";
+import { type BuildTarget, realise } from "../internal/build/scheduler.ts";
+import { UsageError } from "../internal/errors.ts";
+import type { StorePath } from "../internal/store-path/store-path.ts";
+import { loadDerivationFile } from "../internal/store/derivation-files.ts";
+import type { LocalStore } from "../internal/store/local-store.ts";
+import { filterTerminalEscapes } from "../internal/text/ansi.ts";
+import { buildDisplay } from "./build-display.ts";
+import { addCommandLineSetting, commandGroup, out, runCac, single, strings } from "./cli.ts";
+import { type StoreFlags, openStore, withStoreOptions } from "./store-options.ts";
+
+export interface BuildFlags extends StoreFlags {
+  outLink?: unknown;
+  maxJobs?: unknown;
+  cores?: unknown;
+  keepGoing?: boolean;
+  keepFailed?: boolean;
+  check?: boolean;
+  repair?: boolean;
+  timeout?: unknown;
+  maxSilentTime?: unknown;
+  printBuildLogs?: boolean;
+}
+
+/** Resolves `DRV[^outputs]` to a target, adding .drv/JSON files that are not in the store. */
+export async function parseTarget(store: LocalStore, arg: string): Promise<BuildTarget> {
+  const caret = arg.lastIndexOf("^");
+  const path = caret < 0 ? arg : arg.slice(0, caret);
+  const spec = caret < 0 ? undefined : arg.slice(caret + 1);
+  const outputs = spec === undefined || spec === "*" ? undefined : spec.split(",").filter((o) => o !== "");
+  if (outputs && outputs.length === 0) throw new UsageError(`'${arg}': no outputs after '^'`);
+  let drvPath: StorePath;
+  const absolute = posix.resolve(path);
+  if (absolute.startsWith(`${store.storeDir}/`) && store.isValid(store.parse(absolute))) {
+    drvPath = store.parse(absolute);
+  } else {
+    try {
+      statSync(store.location.root === undefined && absolute.startsWith(`${store.storeDir}/`) ? absolute : absolute);
+    } catch {
+      throw new UsageError(`'${path}' is neither a valid derivation in the store nor a file`);
+    }
+    drvPath = await addDerivation(store, loadDerivationFile(store.location, absolute));
+  }
+  if (!drvPath.isDerivation()) throw new UsageError(`'${path}' is not a derivation (.drv)`);
+  return outputs ? { drvPath, outputs } : { drvPath };
+}
+
+function exitStatus(failures: ReadonlyArray<{ error: unknown }>): number {
+  // Nix: 100, plus 1 for a timeout, 2 for a hash mismatch, 4 for a non-deterministic build.
+  let status = 100;
+  for (const { error } of failures) {
+    const message = error instanceof Error ? error.message : "";
+    if (message.includes("timed out")) status |= 1;
+    if (message.includes("hash mismatch")) status |= 2;
+    if (message.includes("may not be deterministic")) status |= 4;
+  }
+  return status;
+}
+
+/** Builds, reports and links; shared with the nix-store -r alias. Returns the exit status. */
+export async function buildAndReport(store: LocalStore, args: readonly string[], flags: BuildFlags, display: { printLogs: boolean; prefix: boolean }, link: (target: number, output: string, path: StorePath) => void): Promise<number> {
+  const targets = [];
+  for (const arg of args) targets.push(await parseTarget(store, arg));
+  const view = buildDisplay(display);
+  const mode = flags.check ? "check" : flags.repair ? "repair" : "normal";
+  let result;
+  try {
+    result = await realise(store, targets, {
+      maxJobs: store.settings.string("max-jobs") === "auto" ? navigator.hardwareConcurrency : store.settings.int("max-jobs"),
+      keepGoing: store.settings.bool("keep-going"),
+      keepFailed: store.settings.bool("keep-failed"),
+      mode,
+      onEvent: view.onEvent,
+    });
+  } finally {
+    view.finish();
+  }
+  for (const { drvPath, error } of result.failures) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`error: ${message}\n`);
+    if (error instanceof BuilderFailedError && error.logTail.length > 0) {
+      process.stderr.write(`       last ${error.logTail.length} log lines:\n${error.logTail.map((l) => `       > ${filterTerminalEscapes(l)}\n`).join("")}`);
+    }
+    void drvPath;
+  }
+  if (result.failures.length > 0) return exitStatus(result.failures);
+  result.outputs.forEach((outputs, target) => {
+    for (const [name, path] of outputs) {
+      out(`${store.print(path)}\n`);
+      link(target, name, path);
+    }
+  });
+  return 0;
+}
+
+async function build(args: string[], flags: BuildFlags): Promise<number> {
+  const list = strings(args);
+  if (list.length === 0) throw new UsageError("no derivations given");
+  const setting = (name: string, value: unknown, flag: string) => {
+    const text = single(value, flag);
+    if (text !== undefined) addCommandLineSetting(name, text);
+  };
+  setting("max-jobs", flags.maxJobs, "--max-jobs");
+  setting("cores", flags.cores, "--cores");
+  setting("timeout", flags.timeout, "--timeout");
+  setting("max-silent-time", flags.maxSilentTime, "--max-silent-time");
+  if (flags.keepGoing) addCommandLineSetting("keep-going", "true");
+  if (flags.keepFailed) addCommandLineSetting("keep-failed", "true");
+  if (flags.check && flags.repair) throw new UsageError("--check and --repair cannot be used together");
+  const outLink = flags.outLink === false ? undefined : (single(flags.outLink, "--out-link") ?? "result");
+  const store = openStore(flags, "write");
+  try {
+    return await buildAndReport(store, list, flags, { printLogs: flags.printBuildLogs === true, prefix: true }, (target, output, path) => {
+      if (outLink !== undefined && !flags.check) addIndirectRoot(store, path, outLinkName(outLink, target, output));
+    });
+  } finally {
+    store.close();
+  }
+}
+
+export function buildCli(): CAC {
+  const cli = commandGroup("bunix build");
+  withStoreOptions(
+    cli
+      .command("[...derivations]", "Build derivations (DRV, DRV^out,dev or DRV^*) and print their output paths")
+      .option("-o, --out-link <name>", "Name of the result symlinks (default: result)")
+      .option("--no-out-link", "Do not create result symlinks")
+      .option("-j, --max-jobs <n>", "Builds to run at once")
+      .option("--cores <n>", "NIX_BUILD_CORES for each builder")
+      .option("-k, --keep-going", "Continue with other builds after a failure")
+      .option("-K, --keep-failed", "Keep the build directory of failed builds")
+      .option("--check", "Rebuild and fail if the result differs from the existing outputs")
+      .option("--repair", "Rebuild outputs even if valid, replacing corrupt ones")
+      .option("--timeout <seconds>", "Kill builds running longer than this")
+      .option("--max-silent-time <seconds>", "Kill builds silent for this long")
+      .option("-L, --print-build-logs", "Print build output as it comes"),
+  ).action(build);
+  return cli;
+}
+
+export const run = (argv: readonly string[]) => runCac(buildCli(), argv);

@@ -1,0 +1,171 @@
+/**
+ * Building one derivation whose inputs are valid: lock its outputs, decide on
+ * the sandbox, take a build user, prepare the build directory, environment and
+ * sandbox root, run the builder under its limits, then check, install and
+ * register the outputs. Everything temporary is removed afterwards (the build
+ * directory is kept on failure with keep-failed).
+ */
+import { chownSync, existsSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { validateDerivation } from "../derivation/validate.ts";
+import type { Derivation } from "../derivation/types.ts";
+import { toBytes, toUtf8 } from "../derivation/types.ts";
+import { removeTree } from "../nar/restore.ts";
+import { prepareChroot } from "../sandbox/chroot.ts";
+import { killUser } from "../sandbox/launcher.ts";
+import { PERSONALITY, processOperations, sandboxOperations } from "../sandbox/plan.ts";
+import { signalProcess } from "../../ffi/process.ts";
+import type { StorePath } from "../store-path/store-path.ts";
+import { PathLocks } from "../store/locks.ts";
+import type { LocalStore } from "../store/local-store.ts";
+import { SANDBOX_GID, SANDBOX_UID, acquireBuildUser } from "./build-user.ts";
+import { prepareEnvironment } from "./environment.ts";
+import { BuildError } from "./errors.ts";
+import { inputClosure, outputPaths, parseSandboxPaths, readStoreDerivation, storePathsAmong } from "./inputs.ts";
+import { BuildLog, logPath } from "./logs.ts";
+import { type BuiltOutput, processOutputs } from "./outputs.ts";
+import { runPreBuildHook } from "./pre-build-hook.ts";
+import { referenceGraphs } from "./reference-graphs.ts";
+import { runBuilder } from "./run-builder.ts";
+import { checkPlatform, sandboxDecision } from "./policy.ts";
+
+export type BuildMode = "normal" | "check" | "repair";
+
+export interface BuildOptions {
+  mode: BuildMode;
+  keepFailed: boolean;
+  /** Each line of the builder's output. */
+  onLogLine?: (line: string) => void;
+}
+
+export interface DerivationBuildResult {
+  outputs: Map<string, StorePath>;
+  /** False when every output was already valid. */
+  built: boolean;
+}
+
+function makeBuildDir(drvPath: StorePath, owner: { uid: number; gid: number }): string {
+  const base = process.env.TMPDIR || tmpdir();
+  for (let n = 0; ; n++) {
+    const dir = join(base, `nix-build-${drvPath.name}-${n}`);
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") continue;
+      throw error;
+    }
+    chownSync(dir, owner.uid, owner.gid);
+    return dir;
+  }
+}
+
+export async function buildDerivation(store: LocalStore, drvPath: StorePath, options: BuildOptions): Promise<DerivationBuildResult> {
+  const drvText = store.print(drvPath);
+  const drv: Derivation = readStoreDerivation(store, drvPath);
+  const kinds = validateDerivation(drv, store.storeDir);
+  const outputs = outputPaths(store, drv, drvPath);
+  const settings = store.settings;
+  const structuredText = drv.env.get("__json");
+  const structured = structuredText === undefined ? undefined : (JSON.parse(toUtf8(structuredText)) as Record<string, unknown>);
+  const platform = checkPlatform(drv, drvText, settings, structured);
+  const locks = PathLocks.acquire([...outputs.values()].map((p) => store.realPath(p)));
+  let succeeded = false;
+  try {
+    for (const path of outputs.values()) store.tempRoots.add(store.print(path));
+    const valid = [...outputs.values()].every((p) => store.isValid(p));
+    if (options.mode === "normal" && valid) {
+      succeeded = true;
+      return { outputs, built: false };
+    }
+    if (options.mode === "check" && !valid) throw new BuildError(`some outputs of '${drvText}' are not valid, so checking is not possible`);
+
+    const fixedOutput = [...kinds.values()].every((k) => k.kind === "fixed");
+    const sandbox = sandboxDecision(store, drv, drvText, structured, fixedOutput);
+    const sandboxPaths = sandbox.sandboxed ? parseSandboxPaths(settings.list("sandbox-paths")) : [];
+    const inputs = inputClosure(store, drv, storePathsAmong(store, sandboxPaths));
+    const user = await acquireBuildUser(settings, store.stateDir);
+    const runAsRoot = !sandbox.sandboxed && settings.string("build-users-group") === "";
+    const owner = runAsRoot ? { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 } : { uid: user.uid, gid: user.gid };
+    const buildDir = makeBuildDir(drvPath, owner);
+    const chroot = join(store.realStoreDir, `${drvPath.baseName}.chroot`);
+    let failed = true;
+    try {
+      const buildDirInside = sandbox.sandboxed ? settings.string("sandbox-build-dir") : buildDir;
+      const outputLocations = new Map([...outputs].map(([name, path]) => [name, store.print(path)]));
+      const env = prepareEnvironment({
+        drv,
+        storeDir: store.storeDir,
+        outputs: outputLocations,
+        buildDirHost: buildDir,
+        buildDirInside,
+        cores: settings.int("cores"),
+        fixedOutput,
+        callerEnv: process.env,
+        structured,
+        referenceGraphs: referenceGraphs(store, drv, structured, inputs),
+        owner,
+      });
+      const envStrings = [...env].map(([k, v]) => toBytes(`${k}=${v}`));
+      const args = drv.args.map((a) => toUtf8(a));
+      const log = new BuildLog(settings.bool("keep-build-log") ? logPath(store.logDir, drvPath) : undefined, settings.int("log-lines"), options.onLogLine);
+      const limits = { timeout: settings.int("timeout"), maxSilentTime: settings.int("max-silent-time"), maxLogSize: settings.int("max-build-log-size") };
+      const identity = sandbox.sandboxed && user.userNamespace ? { uid: SANDBOX_UID, gid: SANDBOX_GID, groups: [] } : runAsRoot ? { ...owner, groups: [] } : { uid: user.uid, gid: user.gid, groups: user.groups };
+      const personality = PERSONALITY.addrNoRandomize | (platform === "i686-linux" ? PERSONALITY.linux32 : 0);
+      const builder = toUtf8(drv.builder);
+      if (sandbox.sandboxed) {
+        const hook = await runPreBuildHook(settings.string("pre-build-hook"), drvText, chroot);
+        const realSource = (source: string) => (source.startsWith(`${store.storeDir}/`) ? join(store.realStoreDir, source.slice(store.storeDir.length + 1)) : source);
+        const binds = prepareChroot({
+          root: chroot,
+          storeDir: store.storeDir,
+          realStoreDir: store.realStoreDir,
+          inputs: inputs.map((p) => p.baseName),
+          sandboxPaths: [...sandboxPaths, ...hook].map((e) => ({ ...e, source: realSource(e.source) })),
+          buildDirHost: buildDir,
+          buildDirInside,
+          hostNetwork: fixedOutput,
+          kvm: settings.list("system-features").includes("kvm") && existsSync("/dev/kvm"),
+          hostGid: user.gid,
+          sandboxUid: user.userNamespace ? SANDBOX_UID : user.uid,
+          sandboxGid: user.userNamespace ? SANDBOX_GID : user.gid,
+        });
+        await runBuilder({
+          operations: (stdoutFd, keepAlive) =>
+            sandboxOperations({ root: chroot, userNamespace: user.userNamespace, privateNetwork: !fixedOutput, binds, shmSize: settings.string("sandbox-dev-shm-size"), workingDirectory: buildDirInside, identity, personality, stdoutFd, builder, args, env: envStrings.map((e) => Buffer.from(e).toString("latin1")), }, keepAlive),
+          maps: user.userNamespace ? { uidMap: `${SANDBOX_UID} ${user.uid} 1`, gidMap: `${SANDBOX_GID} ${user.gid} 1` } : undefined,
+          log,
+          limits,
+          drvPath: drvText,
+        });
+      } else {
+        await runBuilder({
+          operations: (stdoutFd, keepAlive) => processOperations({ workingDirectory: buildDir, identity, personality, stdoutFd, builder, args, env: envStrings.map((e) => Buffer.from(e).toString("latin1")), userNamespace: false }, keepAlive),
+          maps: undefined,
+          log,
+          limits,
+          drvPath: drvText,
+          // The builder leads its own session: its process group, or every process of the build user.
+          killLeftovers: (pid) => (runAsRoot ? signalProcess(-pid, 9) : killUser(user.uid)),
+        });
+      }
+      const built: BuiltOutput[] = [...outputs].map(([name, path]) => ({
+        name,
+        path,
+        kind: kinds.get(name)!,
+        builtAt: sandbox.sandboxed ? join(chroot, store.storeDir, path.baseName) : store.realPath(path),
+      }));
+      processOutputs({ store, drvPath, drv, structured, outputs: built, inputs, buildUid: owner.uid, check: options.mode === "check" });
+      failed = false;
+      succeeded = true;
+      return { outputs, built: true };
+    } finally {
+      user.release();
+      if (sandbox.sandboxed) removeTree(chroot);
+      if (!failed || !options.keepFailed) removeTree(buildDir);
+      else process.stderr.write(`note: keeping build directory '${buildDir}'\n`);
+    }
+  } finally {
+    locks.release(succeeded);
+  }
+}

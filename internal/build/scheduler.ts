@@ -1,0 +1,134 @@
+/**
+ * Realising derivations: find what must be built (a derivation is needed
+ * when an output someone wants is not valid; its inputs are needed only
+ * then), and build in dependency order with up to `maxJobs` builds at once.
+ * Without keep-going, the first failure stops new builds; running ones
+ * finish. Other processes (bunix or Nix) may build the same paths at the
+ * same time: output locks serialise them and the loser finds them valid.
+ */
+import type { StorePath } from "../store-path/store-path.ts";
+import type { LocalStore } from "../store/local-store.ts";
+import { type BuildMode, buildDerivation } from "./derivation-build.ts";
+import { BuildError } from "./errors.ts";
+import { outputPaths, readStoreDerivation } from "./inputs.ts";
+
+export interface BuildTarget {
+  drvPath: StorePath;
+  /** Output names, or undefined for all. */
+  outputs?: readonly string[];
+}
+
+export type BuildEvent =
+  | { type: "planned"; total: number }
+  | { type: "started"; drvPath: StorePath }
+  | { type: "built"; drvPath: StorePath }
+  | { type: "failed"; drvPath: StorePath; error: unknown }
+  | { type: "log"; drvPath: StorePath; line: string };
+
+export interface RealiseOptions {
+  maxJobs: number;
+  keepGoing: boolean;
+  keepFailed: boolean;
+  /** Applies to the targets; their inputs are built normally. */
+  mode: BuildMode;
+  onEvent?: (event: BuildEvent) => void;
+}
+
+export interface RealiseResult {
+  /** Per target: output name -> path. */
+  outputs: Array<Map<string, StorePath>>;
+  failures: Array<{ drvPath: StorePath; error: unknown }>;
+}
+
+interface Node {
+  drvPath: StorePath;
+  inputs: Set<string>;
+  dependents: Set<string>;
+  mode: BuildMode;
+}
+
+/** Plans the derivations to build: base name -> node. */
+function plan(store: LocalStore, targets: readonly BuildTarget[], mode: BuildMode): Map<string, Node> {
+  const nodes = new Map<string, Node>();
+  const visit = (drvPath: StorePath, wanted: readonly string[] | undefined, nodeMode: BuildMode): boolean => {
+    const key = drvPath.baseName;
+    const existing = nodes.get(key);
+    if (existing) {
+      if (nodeMode !== "normal") existing.mode = nodeMode;
+      return true;
+    }
+    if (!store.isValid(drvPath)) throw new BuildError(`derivation '${store.print(drvPath)}' is not valid`);
+    const drv = readStoreDerivation(store, drvPath);
+    const outputs = outputPaths(store, drv, drvPath);
+    for (const name of wanted ?? []) if (!outputs.has(name)) throw new BuildError(`derivation '${store.print(drvPath)}' does not have an output named '${name}'`);
+    const relevant = wanted ? wanted.map((n) => outputs.get(n)!) : [...outputs.values()];
+    if (nodeMode === "normal" && relevant.every((p) => store.isValid(p))) return false;
+    const node: Node = { drvPath, inputs: new Set(), dependents: new Set(), mode: nodeMode };
+    nodes.set(key, node);
+    for (const src of drv.inputSrcs) {
+      if (!store.isValid(store.parse(src))) throw new BuildError(`input source '${src}' of '${store.print(drvPath)}' is not valid (and cannot be substituted)`);
+    }
+    for (const [inputText, names] of drv.inputDrvs) {
+      const input = store.parse(inputText);
+      if (visit(input, names, "normal")) {
+        node.inputs.add(input.baseName);
+        nodes.get(input.baseName)!.dependents.add(key);
+      }
+    }
+    return true;
+  };
+  for (const target of targets) visit(target.drvPath, target.outputs, mode);
+  return nodes;
+}
+
+export async function realise(store: LocalStore, targets: readonly BuildTarget[], options: RealiseOptions): Promise<RealiseResult> {
+  const nodes = plan(store, targets, options.mode);
+  options.onEvent?.({ type: "planned", total: nodes.size });
+  const failures: RealiseResult["failures"] = [];
+  const blocked = new Set<string>();
+  const done = new Set<string>();
+  const running = new Map<string, Promise<void>>();
+  const ready = () => [...nodes.values()].filter((n) => !done.has(n.drvPath.baseName) && !running.has(n.drvPath.baseName) && !blocked.has(n.drvPath.baseName) && [...n.inputs].every((i) => done.has(i)));
+  const block = (key: string) => {
+    for (const dependent of nodes.get(key)!.dependents) {
+      if (!blocked.has(dependent)) {
+        blocked.add(dependent);
+        block(dependent);
+      }
+    }
+  };
+  for (;;) {
+    const stopping = failures.length > 0 && !options.keepGoing;
+    if (!stopping) {
+      for (const node of ready()) {
+        if (running.size >= Math.max(1, options.maxJobs)) break;
+        const key = node.drvPath.baseName;
+        options.onEvent?.({ type: "started", drvPath: node.drvPath });
+        const job = buildDerivation(store, node.drvPath, {
+          mode: node.mode,
+          keepFailed: options.keepFailed,
+          onLogLine: (line) => options.onEvent?.({ type: "log", drvPath: node.drvPath, line }),
+        }).then(
+          () => {
+            done.add(key);
+            options.onEvent?.({ type: "built", drvPath: node.drvPath });
+          },
+          (error: unknown) => {
+            failures.push({ drvPath: node.drvPath, error });
+            blocked.add(key);
+            block(key);
+            options.onEvent?.({ type: "failed", drvPath: node.drvPath, error });
+          },
+        ).finally(() => running.delete(key));
+        running.set(key, job);
+      }
+    }
+    if (running.size === 0) break;
+    await Promise.race(running.values());
+  }
+  const outputs = targets.map((t) => {
+    const all = outputPaths(store, readStoreDerivation(store, t.drvPath), t.drvPath);
+    return new Map([...all].filter(([name]) => !t.outputs || t.outputs.includes(name)));
+  });
+  return { outputs, failures };
+}
