@@ -45,7 +45,7 @@ export async function parseTarget(store: LocalStore, arg: string): Promise<Build
     drvPath = store.parse(absolute);
   } else {
     try {
-      statSync(store.location.root === undefined && absolute.startsWith(`${store.storeDir}/`) ? absolute : absolute);
+      statSync(absolute);
     } catch {
       throw new UsageError(`'${path}' is neither a valid derivation in the store nor a file`);
     }
@@ -67,10 +67,13 @@ function exitStatus(failures: ReadonlyArray<{ error: unknown }>): number {
   return status;
 }
 
-/** Builds, reports and links; shared with the nix-store -r alias. Returns the exit status. */
-export async function buildAndReport(store: LocalStore, args: readonly string[], flags: BuildFlags, display: { printLogs: boolean; prefix: boolean }, link: (target: number, output: string, path: StorePath) => void): Promise<number> {
-  const targets = [];
-  for (const arg of args) targets.push(await parseTarget(store, arg));
+/** Builds the targets, reporting failures on stderr; shared with the nix-store -r alias. */
+export async function buildTargets(
+  store: LocalStore,
+  targets: readonly BuildTarget[],
+  flags: Pick<BuildFlags, "check" | "repair">,
+  display: { printLogs: boolean; prefix: boolean },
+): Promise<{ status: number; outputs: Array<Map<string, StorePath>> }> {
   const view = buildDisplay(display);
   const mode = flags.check ? "check" : flags.repair ? "repair" : "normal";
   let result;
@@ -85,22 +88,14 @@ export async function buildAndReport(store: LocalStore, args: readonly string[],
   } finally {
     view.finish();
   }
-  for (const { drvPath, error } of result.failures) {
+  for (const { error } of result.failures) {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`error: ${message}\n`);
     if (error instanceof BuilderFailedError && error.logTail.length > 0) {
       process.stderr.write(`       last ${error.logTail.length} log lines:\n${error.logTail.map((l) => `       > ${filterTerminalEscapes(l)}\n`).join("")}`);
     }
-    void drvPath;
   }
-  if (result.failures.length > 0) return exitStatus(result.failures);
-  result.outputs.forEach((outputs, target) => {
-    for (const [name, path] of outputs) {
-      out(`${store.print(path)}\n`);
-      link(target, name, path);
-    }
-  });
-  return 0;
+  return { status: result.failures.length > 0 ? exitStatus(result.failures) : 0, outputs: result.outputs };
 }
 
 async function build(args: string[], flags: BuildFlags): Promise<number> {
@@ -120,9 +115,17 @@ async function build(args: string[], flags: BuildFlags): Promise<number> {
   const outLink = flags.outLink === false ? undefined : (single(flags.outLink, "--out-link") ?? "result");
   const store = openStore(flags, "write");
   try {
-    return await buildAndReport(store, list, flags, { printLogs: flags.printBuildLogs === true, prefix: true }, (target, output, path) => {
-      if (outLink !== undefined && !flags.check) addIndirectRoot(store, path, outLinkName(outLink, target, output));
+    const targets = [];
+    for (const arg of list) targets.push(await parseTarget(store, arg));
+    const { status, outputs } = await buildTargets(store, targets, flags, { printLogs: flags.printBuildLogs === true, prefix: true });
+    if (status !== 0) return status;
+    outputs.forEach((paths, target) => {
+      for (const [name, path] of paths) {
+        out(`${store.print(path)}\n`);
+        if (outLink !== undefined && !flags.check) addIndirectRoot(store, path, outLinkName(outLink, target, name));
+      }
     });
+    return 0;
   } finally {
     store.close();
   }

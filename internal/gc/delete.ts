@@ -1,19 +1,25 @@
 /**
- * Deleting specific paths (`nix-store --delete`, `bunix store delete`): under
- * a GC session, refuse any path that is still referenced by a valid path
- * outside the request, or that a running process holds as a temporary root;
- * then, referrers first, remove each path from the database and only then
- * from disk (moved into the trash directory first, so a crash never leaves a
- * half-deleted valid path).
+ * Deleting specific paths (`nix-store --delete`, `bunix store delete`) under
+ * a GC session, with Nix 2.8's rule: a path can go only if nothing outside
+ * the request keeps it alive — no root reaches it (permanent, runtime or
+ * temporary), and no valid path outside the request refers to it, or with
+ * keep-derivations has it as deriver, or with keep-outputs has it as output.
+ * Everything is checked before anything is deleted, and a refusal says which
+ * root, process or path keeps the path alive, and through which chain.
+ * Deletion itself is the collector's (sweep.ts): referrers first, out of the
+ * database before out of the store directory, through the trash.
  */
-import { lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync } from "node:fs";
-import { join } from "node:path";
-import { BunixError, SystemError } from "../errors.ts";
-import { removeTree } from "../nar/restore.ts";
-import { type StorePath, compareStorePaths } from "../store-path/store-path.ts";
-import { sortReferencesFirst } from "../store/closure.ts";
+import { BunixError } from "../errors.ts";
+import type { StorePath } from "../store-path/store-path.ts";
 import type { LocalStore } from "../store/local-store.ts";
+import { type StoreAnalysis, analyseStore, keepSettingsOf } from "./analysis.ts";
+import { edgeKind } from "./graph.ts";
+import { removeUnusedLinks } from "./links.ts";
+import { chainTo, describeChain } from "./liveness.ts";
+import { deletionOrder } from "./scc.ts";
 import { GcSession } from "./session.ts";
+import { Sweeper } from "./sweep.ts";
+import { Trash, deleteTree } from "./trash.ts";
 
 export class StillAliveError extends BunixError {
   override name = "StillAliveError";
@@ -24,80 +30,81 @@ export interface DeleteResult {
   bytesFreed: number;
 }
 
-/** Directory inside the store where deleted objects wait to be removed. */
-export const TRASH_NAME = "trash";
-
-function sizeOnDisk(path: string): number {
-  let total = 0;
-  const walk = (p: string) => {
-    const st = lstatSync(p);
-    if (st.isDirectory()) for (const name of readdirSync(p)) walk(join(p, name));
-    else if (st.nlink <= 2) total += st.size; // shared by optimisation beyond that: not freed
-  };
-  try {
-    walk(path);
-  } catch {
-    // sizes are a report, not a guarantee
-  }
-  return total;
-}
+export { TRASH_NAME } from "./trash.ts";
 
 /** Removes an object that is no longer registered: rename into the trash, then delete. */
 export function removeInvalidObject(store: LocalStore, path: StorePath): number {
-  const real = store.realPath(path);
-  const trash = join(store.realStoreDir, TRASH_NAME);
-  mkdirSync(trash, { recursive: true });
-  const target = join(trash, `${path.baseName}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+  const trash = new Trash(store.realStoreDir);
   try {
-    renameSync(real, target);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
-    throw new SystemError(`moving '${real}' to the trash`, error);
+    const moved = trash.moveIn(path.baseName);
+    return moved === undefined ? 0 : deleteTree(moved);
+  } finally {
+    trash.close();
   }
-  const bytes = sizeOnDisk(target);
-  removeTree(target);
-  return bytes;
 }
 
-export async function deletePaths(store: LocalStore, requested: readonly StorePath[]): Promise<DeleteResult> {
-  const session = await GcSession.start(store.stateDir, store.storeDir);
-  try {
-    const wanted = new Map(requested.map((p) => [p.baseName, p]));
-    const refuseIfTempRoot = (path: StorePath) => {
-      if (session.isTempRoot(path.hashPart)) {
-        throw new StillAliveError(`cannot delete path '${store.print(path)}' since it is still alive: it is in use by process ${session.tempRootOwner(path.hashPart)}`);
+const NEEDS_TEXT = { reference: "refers to", deriver: "has as deriver (keep-derivations)", output: "has as output (keep-outputs)" } as const;
+
+/** Why `node` cannot be deleted with `wanted`, or undefined when it can. */
+function whyAlive(analysis: StoreAnalysis, wanted: Uint8Array, node: number): string | undefined {
+  const { liveness, live, graph } = analysis;
+  const chain = chainTo(liveness, node);
+  if (chain) return describeChain(liveness, chain);
+  // Something outside the request that needs it, directly or through other requested paths.
+  const parent = new Map<number, number>([[node, -1]]);
+  const queue = [node];
+  for (let head = 0; head < queue.length; head++) {
+    const n = queue[head]!;
+    for (let i = live.reverse.start[n]!; i < live.reverse.start[n + 1]!; i++) {
+      const prev = live.reverse.targets[i]!;
+      if (parent.has(prev)) continue;
+      parent.set(prev, n);
+      if (!wanted[prev]) {
+        const steps: string[] = [];
+        for (let from = prev, to = n; to >= 0; from = to, to = parent.get(to)!) steps.push(`'${graph.paths[from]}' ${NEEDS_TEXT[edgeKind(live, from, to)]} '${graph.paths[to]}'`);
+        return steps.join(", and ");
       }
+      queue.push(prev);
+    }
+  }
+  return undefined;
+}
+
+export async function deletePaths(store: LocalStore, requested: readonly StorePath[], log: (message: string) => void = () => {}): Promise<DeleteResult> {
+  const session = await GcSession.start(store.stateDir, store.storeDir);
+  const trash = new Trash(store.realStoreDir);
+  try {
+    const analysis = analyseStore(store, session, keepSettingsOf(store), log);
+    const { graph } = analysis;
+    const byPath = new Map(requested.map((p) => [store.print(p), p]));
+    const wanted = new Uint8Array(graph.count);
+    for (const path of byPath.keys()) {
+      const node = graph.byPath.get(path);
+      if (node !== undefined) wanted[node] = 1;
+    }
+    const refuse = (path: string, why: string) => {
+      throw new StillAliveError(`cannot delete path '${path}' since it is still alive: ${why}`);
     };
     // Everything is checked before anything is deleted.
-    for (const path of wanted.values()) {
-      refuseIfTempRoot(path);
-      if (!store.isValid(path)) continue;
-      for (const referrer of store.queryReferrers(path)) {
-        if (!wanted.has(referrer.baseName)) {
-          throw new StillAliveError(`cannot delete path '${store.print(path)}' since it is still alive: it is referenced by '${store.print(referrer)}'`);
-        }
-      }
+    for (const [path, storePath] of byPath) {
+      const owner = session.tempRootOwner(storePath.hashPart);
+      if (owner !== undefined) refuse(path, `it is in use by process ${owner}`);
+      const node = graph.byPath.get(path);
+      const why = node === undefined ? undefined : whyAlive(analysis, wanted, node);
+      if (why !== undefined) refuse(path, why);
     }
-    // Referrers first: each deletion leaves no dangling reference in the database.
-    const valid = [...wanted.values()].filter((p) => store.isValid(p));
-    const order = sortReferencesFirst(valid, (p) => store.requireInfo(p).references).reverse();
-    const invalid = [...wanted.values()].filter((p) => !valid.includes(p)).sort(compareStorePaths);
-    const result: DeleteResult = { deleted: [], bytesFreed: 0 };
-    for (const path of [...order, ...invalid]) {
-      await session.yieldToClients();
-      refuseIfTempRoot(path); // a process may have claimed it since
-
-      if (store.isValid(path)) store.db.transaction(() => store.db.run("delete from ValidPaths where path = ?", store.print(path)));
-      result.bytesFreed += removeInvalidObject(store, path);
-      result.deleted.push(path);
+    const sweeper = new Sweeper(store, session, trash, { maxFreed: Infinity, dryRun: false, onDeleted: () => {}, onProgress: () => {} });
+    await sweeper.deleteComponents(analysis.live, deletionOrder(analysis.live, wanted));
+    for (const [path, storePath] of byPath) {
+      if (graph.byPath.has(path)) continue;
+      if (!(await sweeper.removeEntry(storePath.baseName, storePath.hashPart))) refuse(path, `it is in use by process ${session.tempRootOwner(storePath.hashPart)}`);
     }
-    return result;
+    const deleted = new Set(sweeper.deleted);
+    for (const path of byPath.keys()) if (!deleted.has(path)) refuse(path, "a running process claimed it during the deletion");
+    removeUnusedLinks(store.realStoreDir);
+    return { deleted: sweeper.deleted.map((p) => byPath.get(p)!), bytesFreed: sweeper.bytesFreed };
   } finally {
     session.close();
-    try {
-      rmdirSync(join(store.realStoreDir, TRASH_NAME));
-    } catch {
-      // not empty (another deletion is using it) or already gone
-    }
+    trash.close();
   }
 }

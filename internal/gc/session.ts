@@ -81,6 +81,11 @@ export class GcSession {
     return this.tempRootHashes.has(hashPart);
   }
 
+  /** Every hash part claimed so far. */
+  tempRootHashParts(): IterableIterator<string> {
+    return this.tempRootHashes.values();
+  }
+
   /** "{temp:PID}" or "{socket}" for the process holding the hash part. */
   tempRootOwner(hashPart: string): string | undefined {
     return this.tempRootOwners.get(hashPart);

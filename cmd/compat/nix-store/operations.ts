@@ -31,6 +31,9 @@ const query = () => import("./query.ts");
 const transfer = () => import("./transfer.ts");
 const verify = () => import("./verify.ts");
 const remove = () => import("./delete.ts");
+const realise = () => import("./realise.ts");
+const log = () => import("./log.ts");
+const gc = () => import("./gc.ts");
 
 export const OPERATIONS: Readonly<Record<string, Loader>> = {
   "--dump": lazy(nar, "dump"),
@@ -52,14 +55,14 @@ export const OPERATIONS: Readonly<Record<string, Loader>> = {
   "--verify-path": lazy(verify, "verifyPath"),
   "--repair-path": lazy(verify, "repairPath"),
   "--delete": lazy(remove, "deletePaths"),
-  "--realise": notYet("--realise"),
-  "-r": notYet("--realise"),
-  "--gc": notYet("--gc"),
-  "--optimise": notYet("--optimise"),
-  "--optimize": notYet("--optimise"),
+  "--realise": lazy(realise, "realiseOperation"),
+  "-r": lazy(realise, "realiseOperation"),
+  "--gc": lazy(gc, "gc"),
+  "--optimise": lazy(gc, "optimise"),
+  "--optimize": lazy(gc, "optimise"),
   "--serve": notYet("--serve"),
-  "--read-log": notYet("--read-log"),
-  "-l": notYet("--read-log"),
+  "--read-log": lazy(log, "readLog"),
+  "-l": lazy(log, "readLog"),
   "--print-env": notYet("--print-env"),
   "--generate-binary-cache-key": notYet("--generate-binary-cache-key"),
 };

@@ -1,0 +1,165 @@
+/**
+ * The garbage collector (store-layout.md 5): under the exclusive gc.lock
+ * with the roots server running, load the graph once, find the roots,
+ * compute liveness, walk the store directory, and either report the live or
+ * dead paths or delete the dead ones (sweep.ts).
+ *
+ * What it reports matches Nix 2.8 on the same store: the dead set is every
+ * entry of the store directory that is not alive plus every valid path that
+ * leads to one; entries whose names are not store paths are garbage and are
+ * listed by --print-dead and --print-live alike (Nix deletes them even then;
+ * bunix only deletes when collecting). Never touched: `.links` (cleaned of
+ * unused entries afterwards), a trash directory another process is emptying,
+ * temporary files (`add-<pid>-*`, `.tmp-link-<pid>-*`) of live processes, and
+ * anything whose hash part a process holds as a temporary root (staging
+ * directories, locks, build chroots).
+ */
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { SystemError } from "../errors.ts";
+import type { LocalStore } from "../store/local-store.ts";
+import { compareBytewise } from "../store-path/store-path.ts";
+import { type StoreAnalysis, analyseStore, hashPartOf } from "./analysis.ts";
+import type { KeepSettings } from "./graph.ts";
+import { type LinksReport, removeUnusedLinks } from "./links.ts";
+import { deadNodes } from "./liveness.ts";
+import { parsesAsStorePath } from "./names.ts";
+import { deletionOrder } from "./scc.ts";
+import { GcSession } from "./session.ts";
+import { Sweeper } from "./sweep.ts";
+import { TRASH_NAME, Trash } from "./trash.ts";
+
+export type GcAction = "delete" | "dry-run" | "print-live" | "print-dead";
+
+export interface GcOptions {
+  readonly action: GcAction;
+  /** Bytes; stop once more were freed. Infinity for no limit; 0 does nothing (as in Nix). */
+  readonly maxFreed: number;
+  readonly keep: KeepSettings;
+  /** Informational messages for stderr. */
+  log(message: string): void;
+  /** A path being deleted ("deleting '…'"). */
+  onDeleted?(path: string): void;
+  onProgress?(state: GcProgress): void;
+}
+
+export interface GcProgress {
+  readonly phase: "roots" | "deleting";
+  readonly deleted: number;
+  readonly total: number;
+  readonly bytesFreed: number;
+}
+
+export interface GcResult {
+  /** print-live / print-dead: sorted full paths; delete / dry-run: the deleted paths in order. */
+  readonly paths: string[];
+  readonly bytesFreed: number;
+  /** Valid dead paths kept because processes claimed them during the collection. */
+  readonly keptMeanwhile: number;
+  /** After deleting: the .links clean-up. */
+  readonly links?: LinksReport;
+}
+
+/** Temporary entries of live processes that Nix would delete but bunix leaves alone. */
+function ownedByLiveProcess(name: string): boolean {
+  const match = /^(?:\.tmp-link-|add-)(\d+)-/.exec(name);
+  if (!match) return false;
+  try {
+    process.kill(Number(match[1]), 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+interface StoreEntries {
+  /** 1 for valid nodes with an entry in the store directory. */
+  onDisk: Uint8Array;
+  /** Names that parse as store paths but are not valid. */
+  invalid: string[];
+  /** Names that are not store paths at all. */
+  junk: string[];
+}
+
+function readStoreEntries(store: LocalStore, analysis: StoreAnalysis): StoreEntries {
+  let names: string[];
+  try {
+    names = readdirSync(store.realStoreDir);
+  } catch (error) {
+    throw new SystemError(`opening directory '${store.realStoreDir}'`, error);
+  }
+  const onDisk = new Uint8Array(analysis.graph.count);
+  const invalid: string[] = [];
+  const junk: string[] = [];
+  const prefix = `${store.storeDir}/`;
+  for (const name of names) {
+    if (name === ".links") continue;
+    if (!parsesAsStorePath(name)) {
+      junk.push(name);
+      continue;
+    }
+    const node = analysis.graph.byPath.get(prefix + name);
+    if (node === undefined) invalid.push(name);
+    else onDisk[node] = 1;
+  }
+  return { onDisk, invalid, junk };
+}
+
+export async function collectGarbage(store: LocalStore, options: GcOptions): Promise<GcResult> {
+  const deleting = options.action === "delete";
+  if (deleting) rmSync(join(store.stateDir, "db", "reserved"), { force: true });
+  const session = await GcSession.start(store.stateDir, store.storeDir);
+  const trash = new Trash(store.realStoreDir);
+  try {
+    options.log("finding garbage collector roots...");
+    options.onProgress?.({ phase: "roots", deleted: 0, total: 0, bytesFreed: 0 });
+    const analysis = analyseStore(store, session, options.keep, options.log);
+    if (options.maxFreed <= 0) return { paths: [], bytesFreed: 0, keptMeanwhile: 0 };
+    options.log(deleting ? "deleting garbage..." : "determining live/dead paths...");
+    const entries = readStoreEntries(store, analysis);
+    const dead = deadNodes(analysis.liveness, entries.onDisk);
+    const storeDir = store.storeDir;
+    const deadInvalid = entries.invalid.filter((name) => !session.isTempRoot(hashPartOf(storeDir, `${storeDir}/${name}`)));
+    const junkPaths = entries.junk.map((name) => `${storeDir}/${name}`);
+
+    if (options.action === "print-live" || options.action === "print-dead") {
+      const paths: string[] = [...junkPaths];
+      const want = options.action === "print-live" ? analysis.liveness.alive : dead;
+      for (let n = 0; n < want.length; n++) if (want[n]) paths.push(analysis.graph.paths[n]!);
+      const invalidSet = new Set(deadInvalid);
+      for (const name of entries.invalid) if (invalidSet.has(name) === (options.action === "print-dead")) paths.push(`${storeDir}/${name}`);
+      return { paths: paths.sort(compareBytewise), bytesFreed: 0, keptMeanwhile: 0 };
+    }
+
+    let deadCount = deadInvalid.length + entries.junk.length;
+    for (let n = 0; n < dead.length; n++) deadCount += dead[n]!;
+    const sweeper = new Sweeper(store, session, trash, {
+      maxFreed: options.maxFreed,
+      dryRun: !deleting,
+      onDeleted: (path) => options.onDeleted?.(path),
+      onProgress: (s) => options.onProgress?.({ phase: "deleting", deleted: s.deleted.length, total: deadCount, bytesFreed: s.bytesFreed }),
+    });
+    for (const name of entries.junk) {
+      if (ownedByLiveProcess(name)) continue;
+      if (name === TRASH_NAME) {
+        if (trash.inUseByOthers()) continue;
+        if (deleting) sweeper.bytesFreed += trash.removeLeftovers();
+        sweeper.deleted.push(`${storeDir}/${name}`);
+        options.onDeleted?.(`${storeDir}/${name}`);
+        continue;
+      }
+      await sweeper.removeEntry(name, undefined);
+    }
+    for (const name of deadInvalid) await sweeper.removeEntry(name, hashPartOf(storeDir, `${storeDir}/${name}`));
+    if (!sweeper.limitReached) await sweeper.deleteComponents(analysis.live, deletionOrder(analysis.live, dead));
+    let links: LinksReport | undefined;
+    if (deleting) {
+      options.log("deleting unused links...");
+      links = removeUnusedLinks(store.realStoreDir);
+    }
+    return { paths: sweeper.deleted, bytesFreed: sweeper.bytesFreed, keptMeanwhile: sweeper.keptMeanwhile, links };
+  } finally {
+    session.close();
+    trash.close();
+  }
+}
