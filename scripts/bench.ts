@@ -16,6 +16,7 @@
 import { resolve } from "node:path";
 import { describeSetup, findTools, isolatedTools, openWorkDir } from "./bench.d/context.ts";
 import { BenchFailure, log, setQuiet } from "./bench.d/log.ts";
+import { buildSuite } from "./bench.d/build.ts";
 import { narSuite } from "./bench.d/nar.ts";
 import { type Options, UsageFailure, parseOptions, usage } from "./bench.d/options.ts";
 import { jsonReport, textReport } from "./bench.d/report.ts";
@@ -23,7 +24,7 @@ import type { Suite, SuiteResult } from "./bench.d/suite.ts";
 import { round } from "./bench.d/units.ts";
 
 /** Every suite, in the order they run and report (whatever the order given to --only). */
-const SUITES: readonly Suite[] = [narSuite];
+const SUITES: readonly Suite[] = [narSuite, buildSuite];
 
 async function main(): Promise<number> {
   let options: Options | "help";

@@ -14,7 +14,7 @@ export function freedSummary(result: DeleteResult): string {
 /** Deletes and reports like `nix-store --delete`: each path on stderr, the summary on stdout. */
 export async function deleteAndReport(store: LocalStore, args: readonly string[]): Promise<void> {
   const paths = args.map((a) => storePathArgument(store, a));
-  const result = await deletePaths(store, paths);
+  const result = await deletePaths(store, paths, (message) => process.stderr.write(`${message}\n`));
   for (const path of result.deleted) process.stderr.write(`deleting '${store.print(path)}'\n`);
   out(freedSummary(result));
 }

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { validateDerivation } from "../derivation/validate.ts";
 import type { Derivation } from "../derivation/types.ts";
 import { toBytes, toUtf8 } from "../derivation/types.ts";
-import { removeTree } from "../nar/restore.ts";
+import { removeTreeLater } from "../nar/restore.ts";
 import { prepareChroot } from "../sandbox/chroot.ts";
 import { killUser } from "../sandbox/launcher.ts";
 import { PERSONALITY, processOperations, sandboxOperations } from "../sandbox/plan.ts";
@@ -161,8 +161,8 @@ export async function buildDerivation(store: LocalStore, drvPath: StorePath, opt
       return { outputs, built: true };
     } finally {
       user.release();
-      if (sandbox.sandboxed) removeTree(chroot);
-      if (!failed || !options.keepFailed) removeTree(buildDir);
+      if (sandbox.sandboxed) removeTreeLater(chroot);
+      if (!failed || !options.keepFailed) removeTreeLater(buildDir);
       else process.stderr.write(`note: keeping build directory '${buildDir}'\n`);
     }
   } finally {

@@ -3,7 +3,6 @@
  * system features (formats.md 4.7), and whether it is sandboxed
  * (`sandbox` = true / relaxed / false, `__noChroot`, chroot stores).
  */
-import { existsSync } from "node:fs";
 import type { Derivation } from "../derivation/types.ts";
 import { toUtf8 } from "../derivation/types.ts";
 import type { Settings } from "../settings/settings.ts";
@@ -12,9 +11,7 @@ import { tokenize } from "./environment.ts";
 import { BuildError } from "./errors.ts";
 
 function systemFeatures(settings: Settings): Set<string> {
-  const features = new Set(settings.list("system-features"));
-  if (existsSync("/dev/kvm")) features.add("kvm");
-  return features;
+  return new Set(settings.list("system-features"));
 }
 
 function requiredFeatures(drv: Derivation, structured: Record<string, unknown> | undefined): string[] {

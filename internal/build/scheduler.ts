@@ -6,6 +6,7 @@
  * finish. Other processes (bunix or Nix) may build the same paths at the
  * same time: output locks serialise them and the loser finds them valid.
  */
+import { finishRemovals } from "../nar/restore.ts";
 import type { StorePath } from "../store-path/store-path.ts";
 import type { LocalStore } from "../store/local-store.ts";
 import { type BuildMode, buildDerivation } from "./derivation-build.ts";
@@ -126,6 +127,7 @@ export async function realise(store: LocalStore, targets: readonly BuildTarget[]
     if (running.size === 0) break;
     await Promise.race(running.values());
   }
+  await finishRemovals();
   const outputs = targets.map((t) => {
     const all = outputPaths(store, readStoreDerivation(store, t.drvPath), t.drvPath);
     return new Map([...all].filter(([name]) => !t.outputs || t.outputs.includes(name)));

@@ -39,7 +39,7 @@ export function analyseStore(store: LocalStore, session: GcSession, keep: KeepSe
   const roots = findPermanentRoots(ctx);
   findRuntimeRoots(ctx, roots);
   const rootNodes = new Map<number, string>();
-  for (const [path, links] of roots) rootNodes.set(graph.byPath.get(path)!, [...links].sort()[0]!);
+  for (const [path, links] of roots) rootNodes.set(graph.byPath.get(path), [...links].sort()[0]!);
   // Temporary roots protect by hash part: `<path>.lock` claims `<path>` too.
   for (const hashPart of session.tempRootHashParts()) {
     const node = graph.nodeOfHashPart(hashPart);

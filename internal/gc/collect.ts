@@ -14,7 +14,8 @@
  * anything whose hash part a process holds as a temporary root (staging
  * directories, locks, build chroots).
  */
-import { readdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
+import { AT_FDCWD, type DirectoryListing, O_DIRECTORY, O_RDONLY, close, cPath, openat, readDirectory } from "../../ffi/libc.ts";
 import { join } from "node:path";
 import { SystemError } from "../errors.ts";
 import type { LocalStore } from "../store/local-store.ts";
@@ -81,26 +82,33 @@ interface StoreEntries {
   junk: string[];
 }
 
+/** The store directory's entries, read with getdents64: a string is made only for entries that are not valid paths. */
 function readStoreEntries(store: LocalStore, analysis: StoreAnalysis): StoreEntries {
-  let names: string[];
+  let listing: DirectoryListing;
   try {
-    names = readdirSync(store.realStoreDir);
+    const fd = openat(AT_FDCWD, cPath(store.realStoreDir), O_RDONLY | O_DIRECTORY);
+    try {
+      listing = readDirectory(fd);
+    } finally {
+      close(fd);
+    }
   } catch (error) {
     throw new SystemError(`opening directory '${store.realStoreDir}'`, error);
   }
   const onDisk = new Uint8Array(analysis.graph.count);
   const invalid: string[] = [];
   const junk: string[] = [];
-  const prefix = `${store.storeDir}/`;
-  for (const name of names) {
-    if (name === ".links") continue;
-    if (!parsesAsStorePath(name)) {
-      junk.push(name);
+  for (let i = 0; i < listing.count; i++) {
+    const bytes = listing.name(i);
+    const node = analysis.graph.byPath.getBaseNameBytes(bytes);
+    if (node >= 0) {
+      onDisk[node] = 1;
       continue;
     }
-    const node = analysis.graph.byPath.get(prefix + name);
-    if (node === undefined) invalid.push(name);
-    else onDisk[node] = 1;
+    const name = Buffer.from(bytes).toString("utf8");
+    if (name === ".links") continue;
+    if (parsesAsStorePath(name)) invalid.push(name);
+    else junk.push(name);
   }
   return { onDisk, invalid, junk };
 }

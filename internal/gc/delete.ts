@@ -19,7 +19,7 @@ import { chainTo, describeChain } from "./liveness.ts";
 import { deletionOrder } from "./scc.ts";
 import { GcSession } from "./session.ts";
 import { Sweeper } from "./sweep.ts";
-import { Trash, deleteTree } from "./trash.ts";
+import { Trash } from "./trash.ts";
 
 export class StillAliveError extends BunixError {
   override name = "StillAliveError";
@@ -31,17 +31,6 @@ export interface DeleteResult {
 }
 
 export { TRASH_NAME } from "./trash.ts";
-
-/** Removes an object that is no longer registered: rename into the trash, then delete. */
-export function removeInvalidObject(store: LocalStore, path: StorePath): number {
-  const trash = new Trash(store.realStoreDir);
-  try {
-    const moved = trash.moveIn(path.baseName);
-    return moved === undefined ? 0 : deleteTree(moved);
-  } finally {
-    trash.close();
-  }
-}
 
 const NEEDS_TEXT = { reference: "refers to", deriver: "has as deriver (keep-derivations)", output: "has as output (keep-outputs)" } as const;
 
@@ -80,7 +69,7 @@ export async function deletePaths(store: LocalStore, requested: readonly StorePa
     const wanted = new Uint8Array(graph.count);
     for (const path of byPath.keys()) {
       const node = graph.byPath.get(path);
-      if (node !== undefined) wanted[node] = 1;
+      if (node >= 0) wanted[node] = 1;
     }
     const refuse = (path: string, why: string) => {
       throw new StillAliveError(`cannot delete path '${path}' since it is still alive: ${why}`);
@@ -90,7 +79,7 @@ export async function deletePaths(store: LocalStore, requested: readonly StorePa
       const owner = session.tempRootOwner(storePath.hashPart);
       if (owner !== undefined) refuse(path, `it is in use by process ${owner}`);
       const node = graph.byPath.get(path);
-      const why = node === undefined ? undefined : whyAlive(analysis, wanted, node);
+      const why = node < 0 ? undefined : whyAlive(analysis, wanted, node);
       if (why !== undefined) refuse(path, why);
     }
     const sweeper = new Sweeper(store, session, trash, { maxFreed: Infinity, dryRun: false, onDeleted: () => {}, onProgress: () => {} });

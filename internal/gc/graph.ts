@@ -62,11 +62,83 @@ class EdgeList {
   }
 }
 
+/**
+ * Full store path -> node, as an open-addressing table over typed arrays
+ * keyed by the first characters of the hash part (random by construction):
+ * looking up tens of thousands of fresh strings in a Map costs more than
+ * everything else the collector does.
+ */
+export class PathIndex {
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  private readonly offset: number;
+
+  constructor(
+    private readonly paths: readonly string[],
+    storeDir: string,
+  ) {
+    this.offset = storeDir.length + 1;
+    let size = 1024;
+    while (size < paths.length * 2) size *= 2;
+    this.slots = new Int32Array(size).fill(-1);
+    this.mask = size - 1;
+    for (let n = 0; n < paths.length; n++) {
+      let slot = this.hash(paths[n]!, this.offset) & this.mask;
+      while (this.slots[slot] !== -1) slot = (slot + 1) & this.mask;
+      this.slots[slot] = n;
+    }
+  }
+
+  private hash(text: string, at: number): number {
+    let h = 0;
+    for (let i = at; i < at + 8 && i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x9e3779b1);
+    return (h ^ (h >>> 15)) >>> 0;
+  }
+
+  /** Node of a full store path, or -1. */
+  get(path: string): number {
+    for (let slot = this.hash(path, this.offset) & this.mask; ; slot = (slot + 1) & this.mask) {
+      const n = this.slots[slot]!;
+      if (n === -1 || this.paths[n] === path) return n;
+    }
+  }
+
+  /** Node of the entry `name` of the store directory, or -1 (no string is built). */
+  getBaseName(name: string): number {
+    for (let slot = this.hash(name, 0) & this.mask; ; slot = (slot + 1) & this.mask) {
+      const n = this.slots[slot]!;
+      if (n === -1) return -1;
+      const path = this.paths[n]!;
+      if (path.length === this.offset + name.length && path.endsWith(name)) return n;
+    }
+  }
+
+  /** Node of the entry whose name is these bytes, or -1. */
+  getBaseNameBytes(name: Uint8Array): number {
+    let h = 0;
+    for (let i = 0; i < 8 && i < name.length; i++) h = Math.imul(h ^ name[i]!, 0x9e3779b1);
+    h = (h ^ (h >>> 15)) >>> 0;
+    for (let slot = h & this.mask; ; slot = (slot + 1) & this.mask) {
+      const n = this.slots[slot]!;
+      if (n === -1) return -1;
+      const path = this.paths[n]!;
+      if (path.length !== this.offset + name.length) continue;
+      let same = true;
+      for (let i = 0; i < name.length && same; i++) same = path.charCodeAt(this.offset + i) === name[i];
+      if (same) return n;
+    }
+  }
+
+  has(path: string): boolean {
+    return this.get(path) >= 0;
+  }
+}
+
 export class StoreGraph {
   /** Full (logical) store path of each node. */
   readonly paths: string[];
   /** Node of a full store path. */
-  readonly byPath: Map<string, number>;
+  readonly byPath: PathIndex;
   /** Row id in ValidPaths of each node. */
   readonly rowIds: Int32Array;
   /** References of each node, without self-references. */
@@ -79,11 +151,10 @@ export class StoreGraph {
   readonly outputs: Adjacency;
   private hashIndex: Map<string, number> | undefined;
 
-  private constructor(readonly storeDir: string, paths: string[], rowIds: Int32Array, references: EdgeList, deriver: Int32Array, outputs: EdgeList) {
+  private constructor(readonly storeDir: string, paths: string[], byPath: PathIndex, rowIds: Int32Array, references: EdgeList, deriver: Int32Array, outputs: EdgeList) {
     this.paths = paths;
+    this.byPath = byPath;
     this.rowIds = rowIds;
-    this.byPath = new Map();
-    for (let n = 0; n < paths.length; n++) this.byPath.set(paths[n]!, n);
     this.references = references.adjacency(paths.length);
     this.referrers = references.adjacency(paths.length, true);
     this.deriver = deriver;
@@ -103,33 +174,31 @@ export class StoreGraph {
       const nodeOfRow = new Int32Array(maxId + 1).fill(-1);
       const paths: string[] = new Array<string>(rows.length);
       const rowIds = new Int32Array(rows.length);
-      const byPath = new Map<string, number>();
       for (let n = 0; n < rows.length; n++) {
         const row = rows[n]!;
         paths[n] = row.path;
         rowIds[n] = row.id;
         nodeOfRow[row.id] = n;
-        byPath.set(row.path, n);
       }
+      const byPath = new PathIndex(paths, store.storeDir);
       const deriver = new Int32Array(rows.length).fill(-1);
       for (let n = 0; n < rows.length; n++) {
         const d = rows[n]!.deriver;
-        if (d !== null) deriver[n] = byPath.get(d) ?? -1;
+        if (d !== null) deriver[n] = byPath.get(d);
       }
       const references = new EdgeList();
-      for (const ref of store.db.all<{ referrer: number; reference: number }>("select referrer, reference from Refs")) {
-        if (ref.referrer === ref.reference) continue;
-        const a = nodeOfRow[ref.referrer] ?? -1;
-        const b = nodeOfRow[ref.reference] ?? -1;
+      for (const ref of store.db.all<{ a: number; b: number }>("select referrer as a, reference as b from Refs where referrer != reference")) {
+        const a = nodeOfRow[ref.a] ?? -1;
+        const b = nodeOfRow[ref.b] ?? -1;
         if (a >= 0 && b >= 0) references.push(a, b);
       }
       const outputs = new EdgeList();
       for (const out of store.db.all<{ drv: number; path: string }>("select drv, path from DerivationOutputs")) {
         const d = nodeOfRow[out.drv] ?? -1;
         const o = byPath.get(out.path);
-        if (d >= 0 && o !== undefined) outputs.push(d, o);
+        if (d >= 0 && o >= 0) outputs.push(d, o);
       }
-      return new StoreGraph(store.storeDir, paths, rowIds, references, deriver, outputs);
+      return new StoreGraph(store.storeDir, paths, byPath, rowIds, references, deriver, outputs);
     });
   }
 

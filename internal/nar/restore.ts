@@ -10,7 +10,8 @@
  * nothing is opened through a symlink (O_EXCL|O_NOFOLLOW), so no byte lands
  * outside the target. On any error the partial target is removed.
  */
-import { chmodSync, closeSync, constants, futimesSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, utimesSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, futimesSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { SystemError } from "../errors.ts";
 import type { ByteSource } from "../stream/byte-source.ts";
 import { type NarEntry, NarReader, expectEndOfNar, narPathText } from "./reader.ts";
@@ -176,6 +177,31 @@ export async function restoreNar(source: ByteSource, target: string, options: Re
     removeTree(target);
     throw error;
   }
+}
+
+const pendingRemovals = new Set<Promise<void>>();
+
+/**
+ * Removes a tree off the critical path: it is renamed away at once (so its
+ * name is free again) and deleted by the thread pool while work goes on.
+ * `finishRemovals()` waits for every such deletion.
+ */
+export function removeTreeLater(path: string): void {
+  const doomed = `${path}.removing-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    renameSync(path, doomed);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    removeTree(path);
+    return;
+  }
+  const removal = rm(doomed, { recursive: true, force: true }).catch(() => removeTree(doomed));
+  pendingRemovals.add(removal);
+  void removal.finally(() => pendingRemovals.delete(removal));
+}
+
+export async function finishRemovals(): Promise<void> {
+  await Promise.all([...pendingRemovals]);
 }
 
 /** rm -rf that also copes with read-only directories (canonical store objects). */

@@ -59,6 +59,11 @@ extern int tcgetattr(int, void *);
 extern int tcsetattr(int, int, const void *);
 extern void cfmakeraw(void *);
 extern int kill(int, int);
+extern int clone(int (*)(void *), void *, int, void *, ...);
+
+#define CLONE_VM 0x00000100
+#define CLONE_VFORK 0x00004000
+#define SIGCHLD 17
 
 #define O_RDWR 02
 #define O_WRONLY 01
@@ -117,10 +122,24 @@ static int loopback_up(void) {
   return 0;
 }
 
+static void run_ops(const long *ops, const char *strings, int sync_read, int sync_write, int start);
+
+/* The builder's process shares the (single-threaded) intermediate's memory
+   until it execs: no second copy of the page tables of a large parent. */
+static char pid1_stack[256 * 1024];
+static const long *pid1_ops;
+static const char *pid1_strings;
+static int pid1_start;
+
+static int pid1_main(void *unused) {
+  run_ops(pid1_ops, pid1_strings, -1, -1, pid1_start);
+  return 127;
+}
+
 /* Runs in the child: never returns. */
-static void run_ops(const long *ops, const char *strings, int sync_read, int sync_write) {
+static void run_ops(const long *ops, const char *strings, int sync_read, int sync_write, int start) {
   int index;
-  for (index = 0;; index++) {
+  for (index = start;; index++) {
     const long *o = ops + index * OP_WORDS;
     const char *s1 = str(strings, o[4]), *s2 = str(strings, o[5]), *s3 = str(strings, o[6]), *s4 = str(strings, o[7]);
     int r = 0;
@@ -136,7 +155,11 @@ static void run_ops(const long *ops, const char *strings, int sync_read, int syn
       break;
     }
     case OP_FORK_PID1: {
-      int pid = fork(), status = 0;
+      int pid, status = 0;
+      pid1_ops = ops;
+      pid1_strings = strings;
+      pid1_start = index + 1;
+      pid = clone(pid1_main, pid1_stack + sizeof(pid1_stack) - 64, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)0);
       if (pid < 0) fail(index);
       if (pid > 0) {
         /* The intermediate: report the builder's pid, reap it, pass on its status. */
@@ -220,7 +243,7 @@ int bunix_launch(const long *ops, const char *strings, const char *uid_map, cons
     close(to_child[1]);
     report_fd = report_pipe[1];
     reset_signals();
-    run_ops(ops, strings, to_child[0], to_parent[1]);
+    run_ops(ops, strings, to_child[0], to_parent[1], 0);
     _exit(127);
   }
   close(report_pipe[1]);

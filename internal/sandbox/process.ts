@@ -6,12 +6,13 @@
  */
 import { closeSync } from "node:fs";
 import { ErrnoError } from "../../ffi/errno.ts";
-import { readInto } from "../../ffi/files.ts";
+import { readAvailable } from "../../ffi/files.ts";
 import { SIGKILL, describeWaitStatus, setNonBlocking, signalProcess, waitNoHang } from "../../ffi/process.ts";
 import type { Launched } from "./launcher.ts";
 import type { Operation } from "./ops.ts";
 
-const POLL_MS = 10;
+/** Polling starts fast (short builds end within milliseconds) and backs off to this. */
+const MAX_POLL_MS = 10;
 const LOG_CHUNK = 64 << 10;
 /** How long to keep reading output after the builder exited. */
 const LINGER_MS = 250;
@@ -66,13 +67,8 @@ export class LaunchedProcess {
 
   private drainReports(): boolean {
     for (;;) {
-      let n: number;
-      try {
-        n = readInto(this.launched.reportFd, this.reportBuffer);
-      } catch (error) {
-        if ((error as ErrnoError).code === "EAGAIN") return false;
-        throw error;
-      }
+      const n = readAvailable(this.launched.reportFd, this.reportBuffer);
+      if (n < 0) return false;
       if (n === 0) return true;
       this.reportBytes = Buffer.concat([this.reportBytes, this.reportBuffer.subarray(0, n)]);
       while (this.reportBytes.length >= 8) {
@@ -92,13 +88,12 @@ export class LaunchedProcess {
     for (;;) {
       let n: number;
       try {
-        n = readInto(this.logFd, this.logBuffer);
+        n = readAvailable(this.logFd, this.logBuffer);
       } catch (error) {
-        const code = (error as ErrnoError).code;
-        if (code === "EAGAIN") return false;
-        if (code === "EIO") return true; // every slave side is closed
+        if ((error as ErrnoError).code === "EIO") return true; // every slave side is closed
         throw error;
       }
+      if (n < 0) return false;
       if (n === 0) return true;
       onOutput(this.logBuffer.subarray(0, n));
     }
@@ -107,6 +102,7 @@ export class LaunchedProcess {
   async wait(options: WatchOptions): Promise<ProcessOutcome> {
     let exitStatus: number | undefined;
     let exitedAt = 0;
+    let pollMs = 0.25;
     for (;;) {
       this.drainReports();
       const logDone = this.drainLog(options.onOutput);
@@ -117,7 +113,8 @@ export class LaunchedProcess {
       // Output left by processes that outlive the builder (no PID namespace) is not waited for long.
       if (exitStatus !== undefined && (logDone || this.killed || Date.now() - exitedAt > LINGER_MS)) break;
       options.onTick?.();
-      await Bun.sleep(POLL_MS);
+      await Bun.sleep(pollMs);
+      pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
     }
     this.drainReports();
     this.drainLog(options.onOutput);

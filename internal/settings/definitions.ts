@@ -3,6 +3,7 @@
  * old names. Settings bunix does not use yet are still listed so that a valid
  * nix.conf never draws an "unknown setting" warning.
  */
+import { accessSync, constants } from "node:fs";
 import { availableParallelism } from "node:os";
 
 export type SettingType = "bool" | "int" | "string" | "path" | "list" | "set" | "sandbox" | "max-jobs" | "map" | "features";
@@ -14,6 +15,16 @@ export interface SettingDefinition {
 }
 
 const isRoot = () => process.geteuid?.() === 0;
+
+/** Nix adds `kvm` to the default system features when /dev/kvm can be opened read-write. */
+function kvmUsable(): boolean {
+  try {
+    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function def(type: SettingType, fallback: string, aliases?: readonly string[]): SettingDefinition {
   return aliases ? { type, default: fallback, aliases } : { type, default: fallback };
@@ -35,7 +46,7 @@ export function settingDefinitions(): Record<string, SettingDefinition> {
     "allow-symlinked-store": def("bool", process.env.NIX_IGNORE_SYMLINK_STORE === "1" ? "true" : "false"),
     system: def("string", "x86_64-linux"),
     "extra-platforms": def("set", "i686-linux"),
-    "system-features": def("set", "nixos-test benchmark big-parallel"),
+    "system-features": def("set", `nixos-test benchmark big-parallel${kvmUsable() ? " kvm" : ""}`),
     "plugin-files": def("list", ""),
     "experimental-features": def("features", ""),
     "lock-cpu": def("bool", "false"),

@@ -21,6 +21,7 @@ import { SystemError } from "../errors.ts";
 import type { LocalStore } from "./local-store.ts";
 import { lockPath } from "./locks.ts";
 import type { PathInfo } from "./path-info.ts";
+import { optimiseNewPath } from "./optimise.ts";
 import { registerValidPaths } from "./registration.ts";
 
 export interface Staging {
@@ -70,6 +71,8 @@ export function installStaged(store: LocalStore, staging: Staging, info: PathInf
     }
     registerValidPaths(store, [info]);
     registered = true;
+    // auto-optimise-store: the path is valid and temp-rooted; deduplicate its files now.
+    if (store.settings.bool("auto-optimise-store")) optimiseNewPath(store, real);
     return true;
   } finally {
     if (!registered) removeTree(real);
