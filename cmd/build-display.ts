@@ -5,6 +5,7 @@
  * alias), every log line on stderr, prefixed with the derivation's name.
  */
 import type { BuildEvent } from "../internal/build/scheduler.ts";
+import type { StorePath } from "../internal/store-path/store-path.ts";
 import { filterTerminalEscapes } from "../internal/text/ansi.ts";
 import { Progress } from "./progress.ts";
 
@@ -12,6 +13,8 @@ export interface DisplayOptions {
   printLogs: boolean;
   /** Prefix lines with "<name>> " (nix build -L) or print them raw (nix-build). */
   prefix: boolean;
+  /** A derivation's full path, for "building '...'" lines. */
+  print?: (drvPath: StorePath) => string;
 }
 
 export function buildDisplay(options: DisplayOptions): { onEvent: (event: BuildEvent) => void; finish: () => void } {
@@ -35,7 +38,7 @@ export function buildDisplay(options: DisplayOptions): { onEvent: (event: BuildE
           running.set(event.drvPath.derivationName, "");
           if (options.printLogs || !process.stderr.isTTY) {
             progress.done();
-            process.stderr.write(`building '${event.drvPath.toString()}'...\n`);
+            process.stderr.write(`building '${options.print ? options.print(event.drvPath) : event.drvPath.toString()}'...\n`);
           }
           break;
         case "built":

@@ -7,7 +7,7 @@ import type { CAC } from "cac";
 import { statSync } from "node:fs";
 import { posix } from "node:path";
 import { addDerivation } from "../internal/build/add-derivation.ts";
-import { BuilderFailedError } from "../internal/build/errors.ts";
+import { BuildError, BuilderFailedError } from "../internal/build/errors.ts";
 import { addIndirectRoot, outLinkName } from "../internal/build/out-links.ts";
 import { type BuildTarget, realise } from "../internal/build/scheduler.ts";
 import { UsageError } from "../internal/errors.ts";
@@ -56,15 +56,17 @@ export async function parseTarget(store: LocalStore, arg: string): Promise<Build
 }
 
 function exitStatus(failures: ReadonlyArray<{ error: unknown }>): number {
-  // Nix: 100, plus 1 for a timeout, 2 for a hash mismatch, 4 for a non-deterministic build.
-  let status = 100;
+  // Nix's: 0x60 plus bits for a failed builder (4), a timeout (1 and 4), a hash
+  // mismatch (2 and 4) and a --check difference (8); 1 for other failures.
+  let mask = 0;
   for (const { error } of failures) {
-    const message = error instanceof Error ? error.message : "";
-    if (message.includes("timed out")) status |= 1;
-    if (message.includes("hash mismatch")) status |= 2;
-    if (message.includes("may not be deterministic")) status |= 4;
+    const kind = error instanceof BuildError ? error.kind : "other";
+    if (kind === "builder-failed" || kind === "timed-out" || kind === "hash-mismatch") mask |= 0x04;
+    if (kind === "timed-out") mask |= 0x01;
+    if (kind === "hash-mismatch") mask |= 0x02;
+    if (kind === "not-deterministic") mask |= 0x08;
   }
-  return status;
+  return mask === 0 ? 1 : mask | 0x60;
 }
 
 /** Builds the targets, reporting failures on stderr; shared with the nix-store -r alias. */
@@ -74,7 +76,7 @@ export async function buildTargets(
   flags: Pick<BuildFlags, "check" | "repair">,
   display: { printLogs: boolean; prefix: boolean },
 ): Promise<{ status: number; outputs: Array<Map<string, StorePath>> }> {
-  const view = buildDisplay(display);
+  const view = buildDisplay({ ...display, print: (p) => store.print(p) });
   const mode = flags.check ? "check" : flags.repair ? "repair" : "normal";
   let result;
   try {
@@ -88,12 +90,14 @@ export async function buildTargets(
   } finally {
     view.finish();
   }
-  for (const { error } of result.failures) {
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`error: ${message}\n`);
-    if (error instanceof BuilderFailedError && error.logTail.length > 0) {
-      process.stderr.write(`       last ${error.logTail.length} log lines:\n${error.logTail.map((l) => `       > ${filterTerminalEscapes(l)}\n`).join("")}`);
+  for (const { drvPath, error } of result.failures) {
+    let message = error instanceof Error ? error.message : String(error);
+    // As Nix: the log tail unless the log was shown already; continuation lines indented.
+    if (error instanceof BuilderFailedError && error.logTail.length > 0 && !display.printLogs) {
+      const lines = error.logTail.map((l) => `> ${filterTerminalEscapes(l)}\n`).join("");
+      message += `;\nlast ${error.logTail.length} log lines:\n${lines}For full logs, run 'bunix store log ${store.print(drvPath)}'.`;
     }
+    process.stderr.write(`error: ${message.replaceAll("\n", "\n       ")}\n`);
   }
   return { status: result.failures.length > 0 ? exitStatus(result.failures) : 0, outputs: result.outputs };
 }
@@ -112,7 +116,9 @@ async function build(args: string[], flags: BuildFlags): Promise<number> {
   if (flags.keepGoing) addCommandLineSetting("keep-going", "true");
   if (flags.keepFailed) addCommandLineSetting("keep-failed", "true");
   if (flags.check && flags.repair) throw new UsageError("--check and --repair cannot be used together");
-  const outLink = flags.outLink === false ? undefined : (single(flags.outLink, "--out-link") ?? "result");
+  // cac gives true when neither --out-link NAME nor --no-out-link is given.
+  if (flags.outLink === "") throw new UsageError("option '--out-link' needs a value");
+  const outLink = flags.outLink === false ? undefined : flags.outLink === true ? "result" : (single(flags.outLink, "--out-link") ?? "result");
   const store = openStore(flags, "write");
   try {
     const targets = [];
@@ -136,7 +142,8 @@ export function buildCli(): CAC {
   withStoreOptions(
     cli
       .command("[...derivations]", "Build derivations (DRV, DRV^out,dev or DRV^*) and print their output paths")
-      .option("-o, --out-link <name>", "Name of the result symlinks (default: result)")
+      // [name], not <name>: cac rejects a required value that --no-out-link defaults to true.
+      .option("-o, --out-link [name]", "Name of the result symlinks (default: result)")
       .option("--no-out-link", "Do not create result symlinks")
       .option("-j, --max-jobs <n>", "Builds to run at once")
       .option("--cores <n>", "NIX_BUILD_CORES for each builder")
@@ -151,4 +158,9 @@ export function buildCli(): CAC {
   return cli;
 }
 
-export const run = (argv: readonly string[]) => runCac(buildCli(), argv);
+/** `-j4` is `-j 4`, as Nix splits it. */
+function splitAttachedJobs(argv: readonly string[]): string[] {
+  return argv.flatMap((arg) => (/^-j\d+$/.test(arg) ? ["-j", arg.slice(2)] : [arg]));
+}
+
+export const run = (argv: readonly string[]) => runCac(buildCli(), splitAttachedJobs(argv));

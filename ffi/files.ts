@@ -5,7 +5,7 @@
  * attributes.
  */
 import { FFIType, ptr as pointerOf } from "bun:ffi";
-import { EINTR, ErrnoError } from "./errno.ts";
+import { EAGAIN, EINTR, ErrnoError } from "./errno.ts";
 import { type CString, check, cPath, errno, libcGroup } from "./call.ts";
 
 const files = libcGroup({
@@ -50,6 +50,23 @@ export function openat(dirfd: number, name: CString, flags: number, mode = 0): n
 
 export function close(fd: number): void {
   files().close(fd);
+}
+
+/**
+ * Like readInto, but a non-blocking descriptor with nothing to read gives -1
+ * instead of an exception (polling loops would otherwise build an Error,
+ * stack trace included, on every idle turn).
+ */
+export function readAvailable(fd: number, buffer: Uint8Array, offset = 0, length = buffer.length - offset): number {
+  const at = pointerOf(buffer) + offset;
+  for (;;) {
+    const n = Number(files().read(fd, at, length));
+    if (n >= 0) return n;
+    const e = errno();
+    if (e === EINTR) continue;
+    if (e === EAGAIN) return -1;
+    throw new ErrnoError("read", e);
+  }
 }
 
 /** Reads up to `length` bytes into `buffer` at `offset`; returns the count, 0 at EOF. */

@@ -11,16 +11,18 @@ import { join } from "node:path";
 import { validateDerivation } from "../derivation/validate.ts";
 import type { Derivation } from "../derivation/types.ts";
 import { toBytes, toUtf8 } from "../derivation/types.ts";
-import { removeTreeLater } from "../nar/restore.ts";
-import { prepareChroot } from "../sandbox/chroot.ts";
+import { removeTree, removeTreeLater } from "../nar/restore.ts";
+import { prepareChroot, sandboxPathBinds } from "../sandbox/chroot.ts";
 import { killUser } from "../sandbox/launcher.ts";
 import { PERSONALITY, processOperations, sandboxOperations } from "../sandbox/plan.ts";
 import { signalProcess } from "../../ffi/process.ts";
 import type { StorePath } from "../store-path/store-path.ts";
+import { globalStateDir } from "../settings/store-location.ts";
 import { PathLocks } from "../store/locks.ts";
+import { checkPath } from "../store/verify-path.ts";
 import type { LocalStore } from "../store/local-store.ts";
 import { SANDBOX_GID, SANDBOX_UID, acquireBuildUser } from "./build-user.ts";
-import { prepareEnvironment } from "./environment.ts";
+import { outputPlaceholder, prepareEnvironment, rewriteStrings } from "./environment.ts";
 import { BuildError } from "./errors.ts";
 import { inputClosure, outputPaths, parseSandboxPaths, readStoreDerivation, storePathsAmong } from "./inputs.ts";
 import { BuildLog, logPath } from "./logs.ts";
@@ -74,7 +76,8 @@ export async function buildDerivation(store: LocalStore, drvPath: StorePath, opt
   try {
     for (const path of outputs.values()) store.tempRoots.add(store.print(path));
     const valid = [...outputs.values()].every((p) => store.isValid(p));
-    if (options.mode === "normal" && valid) {
+    // Repair rebuilds only what is missing or corrupt (another process may have repaired it meanwhile).
+    if ((options.mode === "normal" && valid) || (options.mode === "repair" && valid && [...outputs.values()].every((p) => checkPath(store, p).status === "ok"))) {
       succeeded = true;
       return { outputs, built: false };
     }
@@ -84,7 +87,7 @@ export async function buildDerivation(store: LocalStore, drvPath: StorePath, opt
     const sandbox = sandboxDecision(store, drv, drvText, structured, fixedOutput);
     const sandboxPaths = sandbox.sandboxed ? parseSandboxPaths(settings.list("sandbox-paths")) : [];
     const inputs = inputClosure(store, drv, storePathsAmong(store, sandboxPaths));
-    const user = await acquireBuildUser(settings, store.stateDir);
+    const user = await acquireBuildUser(settings, globalStateDir());
     const runAsRoot = !sandbox.sandboxed && settings.string("build-users-group") === "";
     const owner = runAsRoot ? { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 } : { uid: user.uid, gid: user.gid };
     const buildDir = makeBuildDir(drvPath, owner);
@@ -107,38 +110,46 @@ export async function buildDerivation(store: LocalStore, drvPath: StorePath, opt
         owner,
       });
       const envStrings = [...env].map(([k, v]) => toBytes(`${k}=${v}`));
-      const args = drv.args.map((a) => toUtf8(a));
+      // Output placeholders in the arguments become the output paths, as in the environment.
+      const placeholders = new Map([...outputLocations].map(([name, path]) => [outputPlaceholder(name), path]));
+      const args = drv.args.map((a) => toUtf8(rewriteStrings(a, placeholders)));
       const log = new BuildLog(settings.bool("keep-build-log") ? logPath(store.logDir, drvPath) : undefined, settings.int("log-lines"), options.onLogLine);
       const limits = { timeout: settings.int("timeout"), maxSilentTime: settings.int("max-silent-time"), maxLogSize: settings.int("max-build-log-size") };
-      const identity = sandbox.sandboxed && user.userNamespace ? { uid: SANDBOX_UID, gid: SANDBOX_GID, groups: [] } : runAsRoot ? { ...owner, groups: [] } : { uid: user.uid, gid: user.gid, groups: user.groups };
+      // Sandboxed builds always see uid 1000 / gid 100 through a user namespace, as in Nix 2.8,
+      // whether the host ids are a build user's or allocated; unsandboxed ones run as the build user.
+      const identity = sandbox.sandboxed ? { uid: SANDBOX_UID, gid: SANDBOX_GID, groups: [] } : runAsRoot ? { ...owner, groups: [] } : { uid: user.uid, gid: user.gid, groups: user.groups };
       const personality = PERSONALITY.addrNoRandomize | (platform === "i686-linux" ? PERSONALITY.linux32 : 0);
       const builder = toUtf8(drv.builder);
       if (sandbox.sandboxed) {
-        const hook = await runPreBuildHook(settings.string("pre-build-hook"), drvText, chroot);
         const realSource = (source: string) => (source.startsWith(`${store.storeDir}/`) ? join(store.realStoreDir, source.slice(store.storeDir.length + 1)) : source);
         const binds = prepareChroot({
           root: chroot,
           storeDir: store.storeDir,
           realStoreDir: store.realStoreDir,
           inputs: inputs.map((p) => p.baseName),
-          sandboxPaths: [...sandboxPaths, ...hook].map((e) => ({ ...e, source: realSource(e.source) })),
+          sandboxPaths: sandboxPaths.map((e) => ({ ...e, source: realSource(e.source) })),
           buildDirHost: buildDir,
           buildDirInside,
           hostNetwork: fixedOutput,
           kvm: settings.list("system-features").includes("kvm") && existsSync("/dev/kvm"),
           hostGid: user.gid,
-          sandboxUid: user.userNamespace ? SANDBOX_UID : user.uid,
-          sandboxGid: user.userNamespace ? SANDBOX_GID : user.gid,
+          sandboxUid: SANDBOX_UID,
+          sandboxGid: SANDBOX_GID,
         });
+        // As Nix, the hook runs once the sandbox root is there (it gets its path).
+        const hook = await runPreBuildHook(settings.string("pre-build-hook"), drvText, chroot);
+        binds.push(...sandboxPathBinds(chroot, hook.map((e) => ({ ...e, source: realSource(e.source) }))));
         await runBuilder({
           operations: (stdoutFd, keepAlive) =>
-            sandboxOperations({ root: chroot, userNamespace: user.userNamespace, privateNetwork: !fixedOutput, binds, shmSize: settings.string("sandbox-dev-shm-size"), workingDirectory: buildDirInside, identity, personality, stdoutFd, builder, args, env: envStrings.map((e) => Buffer.from(e).toString("latin1")), }, keepAlive),
-          maps: user.userNamespace ? { uidMap: `${SANDBOX_UID} ${user.uid} 1`, gidMap: `${SANDBOX_GID} ${user.gid} 1` } : undefined,
+            sandboxOperations({ root: chroot, userNamespace: true, privateNetwork: !fixedOutput, binds, shmSize: settings.string("sandbox-dev-shm-size"), workingDirectory: buildDirInside, identity, personality, stdoutFd, builder, args, env: envStrings.map((e) => Buffer.from(e).toString("latin1")), }, keepAlive),
+          maps: { uidMap: `${SANDBOX_UID} ${user.uid} 1`, gidMap: `${SANDBOX_GID} ${user.gid} 1` },
           log,
           limits,
           drvPath: drvText,
         });
       } else {
+        // An invalid leftover of an earlier attempt would be in the builder's way (Nix deletes them too).
+        for (const path of outputs.values()) if (!store.isValid(path)) removeTree(store.realPath(path));
         await runBuilder({
           operations: (stdoutFd, keepAlive) => processOperations({ workingDirectory: buildDir, identity, personality, stdoutFd, builder, args, env: envStrings.map((e) => Buffer.from(e).toString("latin1")), userNamespace: false }, keepAlive),
           maps: undefined,
@@ -159,6 +170,10 @@ export async function buildDerivation(store: LocalStore, drvPath: StorePath, opt
       failed = false;
       succeeded = true;
       return { outputs, built: true };
+    } catch (error) {
+      // For Nix a failing fixed-output builder is not a permanent failure (it may be the network).
+      if (fixedOutput && error instanceof BuildError && error.kind === "builder-failed") error.as("other");
+      throw error;
     } finally {
       user.release();
       if (sandbox.sandboxed) removeTreeLater(chroot);

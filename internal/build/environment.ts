@@ -9,8 +9,9 @@ import { chownSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Of } from "../hash/hasher.ts";
 import type { ByteString, Derivation } from "../derivation/types.ts";
-import { toBytes } from "../derivation/types.ts";
+import { toBytes, toUtf8 } from "../derivation/types.ts";
 import { BuildError } from "./errors.ts";
+import { attrsShell, dumpJson, parseJsonLossless, toJson } from "./structured-attrs.ts";
 
 /** `/` + base-32 of sha256("nix-output:<name>"): what `builtins.placeholder` gives. */
 export function outputPlaceholder(output: string): string {
@@ -49,49 +50,6 @@ export interface EnvironmentInput {
   owner: { uid: number; gid: number };
 }
 
-function shellEscape(s: string): string {
-  return `'${s.replaceAll("'", "'\\''")}'`;
-}
-
-const SH_VAR = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-function simpleShell(value: unknown): string | undefined {
-  if (typeof value === "string") return shellEscape(value);
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : undefined;
-  if (value === null) return "''";
-  if (typeof value === "boolean") return value ? "1" : "";
-  return undefined;
-}
-
-/** `.attrs.sh`: declare statements for every representable top-level key (sorted). */
-export function structuredAttrsShell(json: Record<string, unknown>): string {
-  let out = "";
-  for (const key of Object.keys(json).sort()) {
-    if (!SH_VAR.test(key)) continue;
-    const value = json[key];
-    const simple = simpleShell(value);
-    if (simple !== undefined) out += `declare ${key}=${simple}\n`;
-    else if (Array.isArray(value)) {
-      const items = value.map(simpleShell);
-      if (items.every((i) => i !== undefined)) out += `declare -a ${key}=(${items.map((i) => `${i} `).join("")})\n`;
-    } else if (typeof value === "object" && value !== null) {
-      const entries = Object.keys(value).sort().map((k) => [k, simpleShell((value as Record<string, unknown>)[k])] as const);
-      if (entries.every(([, v]) => v !== undefined)) out += `declare -A ${key}=(${entries.map(([k, v]) => `[${shellEscape(k)}]=${v} `).join("")})\n`;
-    }
-  }
-  return out;
-}
-
-/** JSON with object keys sorted at every level, compact: how Nix's JSON library writes .attrs.json. */
-export function sortedJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(sortedJson).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const record = value as Record<string, unknown>;
-    return `{${Object.keys(record).sort().map((k) => `${JSON.stringify(k)}:${sortedJson(record[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** Writes the build directory's files and returns the environment (name -> byte-string value). */
 export function prepareEnvironment(input: EnvironmentInput): Map<string, ByteString> {
   const env = new Map<string, ByteString>();
@@ -126,10 +84,13 @@ export function prepareEnvironment(input: EnvironmentInput): Map<string, ByteStr
   env.set("NIX_LOG_FD", "2");
   env.set("TERM", "xterm-256color");
   if (input.structured !== undefined) {
-    const json: Record<string, unknown> = { ...input.structured, outputs: Object.fromEntries(input.outputs) };
-    for (const [name, graph] of input.referenceGraphs) json[name] = graph;
-    write(".attrs.sh", rewriteStrings(structuredAttrsShell(json), rewrites));
-    write(".attrs.json", rewriteStrings(sortedJson(json), rewrites));
+    // Parsed again without losing number precision, to write what Nix writes.
+    const json = parseJsonLossless(toUtf8(input.drv.env.get("__json") ?? "{}"));
+    if (!(json instanceof Map)) throw new BuildError("'__json' of a structured-attrs derivation must be a JSON object");
+    json.set("outputs", toJson(Object.fromEntries(input.outputs)));
+    for (const [name, graph] of input.referenceGraphs) json.set(name, toJson(graph));
+    write(".attrs.sh", rewriteStrings(attrsShell(json), rewrites));
+    write(".attrs.json", rewriteStrings(dumpJson(json), rewrites));
     // Nix 2.8 sets host paths here, which do not exist in the sandbox; these do.
     env.set("NIX_ATTRS_SH_FILE", `${input.buildDirInside}/.attrs.sh`);
     env.set("NIX_ATTRS_JSON_FILE", `${input.buildDirInside}/.attrs.json`);

@@ -65,7 +65,7 @@ function fixedOutputHash(kind: OutputKind & { kind: "fixed" }, path: string, drv
     return hasher.finish();
   }
   const st = lstatSync(path);
-  if (!st.isFile() || st.mode & 0o100) throw new BuildError(`output path '${path}' of fixed-output derivation '${drvPath}' should be a non-executable regular file since recursive hashing is not enabled (outputHashMode=flat)`);
+  if (!st.isFile() || st.mode & 0o100) throw new BuildError(`output path '${path}' should be a non-executable regular file since recursive hashing is not enabled (outputHashMode=flat)`);
   const fd = openSync(path, "r");
   try {
     return hashChunks(kind.hash.algorithm, fdChunks(fd));
@@ -107,11 +107,12 @@ function checkReferenceConstraints(store: LocalStore, drv: Derivation, structure
       const list = get(name);
       if (list === undefined) continue;
       const spec = resolve(list);
-      for (const path of paths()) {
-        const full = store.print(path);
-        if (allowed ? !spec.has(full) : spec.has(full)) {
-          throw new BuildError(`output '${store.print(s.output.path)}' is not allowed to refer to the following paths:\n  ${full}\n(${name} of '${drvPath}')`);
-        }
+      const bad = paths()
+        .filter((path) => (allowed ? !spec.has(store.print(path)) : spec.has(store.print(path))))
+        .sort(compareStorePaths);
+      if (bad.length > 0) {
+        const list = bad.map((path) => `\n  ${store.print(path)}`).join("");
+        throw new BuildError(`output '${store.print(s.output.path)}' is not allowed to refer to the following paths:${list}\n(${name} of '${drvPath}')`);
       }
     }
     const maxSize = checks?.maxSize;
@@ -136,6 +137,14 @@ export interface ProcessOutputsInput {
 export function processOutputs(input: ProcessOutputsInput): void {
   const { store, drvPath, outputs } = input;
   const drvText = store.print(drvPath);
+  for (const output of outputs) {
+    try {
+      lstatSync(output.builtAt);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      throw new BuildError(`builder for '${drvText}' failed to produce output path for output '${output.name}' at '${output.builtAt}'`);
+    }
+  }
   checkOutputOwnership(outputs.map((o) => ({ name: o.name, path: o.builtAt })), input.buildUid, drvText);
   const inodesSeen = new Set<string>();
   for (const output of outputs) canonicalisePathMetaData(output.builtAt, { inodesSeen, ignoredXattrs: store.settings.list("ignored-acls") });
@@ -145,7 +154,7 @@ export function processOutputs(input: ProcessOutputsInput): void {
     if (s.output.kind.kind !== "fixed") continue;
     const actual = fixedOutputHash(s.output.kind, s.output.builtAt, drvText);
     if (!actual.equals(s.output.kind.hash)) {
-      throw new BuildError(`hash mismatch in fixed-output derivation '${drvText}':\n  specified: ${s.output.kind.hash.sri}\n     got:    ${actual.sri}`);
+      throw new BuildError(`hash mismatch in fixed-output derivation '${drvText}':\n  specified: ${s.output.kind.hash.sri}\n     got:    ${actual.sri}`).as("hash-mismatch");
     }
     if (s.references.length > 0) throw new BuildError(`the fixed-output derivation '${drvText}' must not have references, but its output refers to ${s.references.map((r) => store.print(r)).join(", ")}`);
   }
@@ -154,7 +163,7 @@ export function processOutputs(input: ProcessOutputsInput): void {
     for (const s of scanned) {
       const info = store.queryPathInfo(s.output.path);
       if (info && !info.narHash.equals(s.narHash)) {
-        throw new BuildError(`derivation '${drvText}' may not be deterministic: output '${store.print(s.output.path)}' differs`);
+        throw new BuildError(`derivation '${drvText}' may not be deterministic: output '${store.realPath(s.output.path)}' differs`).as("not-deterministic");
       }
     }
     return;

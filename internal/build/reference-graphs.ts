@@ -44,7 +44,8 @@ export function referenceGraphs(store: LocalStore, drv: Derivation, structured: 
         name,
         closure.map((p) => {
           const info = store.requireInfo(p);
-          return { closureSize: closureSize(store, p), narHash: info.narHash.toString(), narSize: info.narSize, path: store.print(p), references: info.references.map((r) => store.print(r)) };
+          const entry = { closureSize: closureSize(store, p), narHash: info.narHash.toString(), narSize: info.narSize, path: store.print(p), references: info.references.map((r) => store.print(r)) };
+          return info.ca === undefined ? entry : { ...entry, ca: info.ca };
         }),
       );
     }

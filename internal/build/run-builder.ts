@@ -12,7 +12,7 @@ import { describeSystemError } from "../errors.ts";
 import { launch, openPty, type UserNamespaceMaps } from "../sandbox/launcher.ts";
 import type { Operation } from "../sandbox/ops.ts";
 import { LaunchedProcess } from "../sandbox/process.ts";
-import { BuilderFailedError, BuildError } from "./errors.ts";
+import { BuilderFailedError, BuildError, type FailureKind } from "./errors.ts";
 import type { BuildLog } from "./logs.ts";
 
 export interface Limits {
@@ -52,9 +52,11 @@ export async function runBuilder(input: RunBuilderInput): Promise<void> {
   const started = Date.now();
   let lastOutput = started;
   let stopReason: string | undefined;
-  const stop = (reason: string) => {
+  let stopKind: FailureKind = "other";
+  const stop = (reason: string, kind: FailureKind = "other") => {
     if (stopReason !== undefined) return;
     stopReason = reason;
+    stopKind = kind;
     process.kill();
     input.killLeftovers?.(process.pid);
   };
@@ -63,28 +65,28 @@ export async function runBuilder(input: RunBuilderInput): Promise<void> {
       lastOutput = Date.now();
       input.log.write(chunk);
       if (input.limits.maxLogSize > 0 && input.log.bytes > input.limits.maxLogSize) {
-        stop(`${input.drvPath} killed after writing more than ${input.limits.maxLogSize} bytes of log output`);
+        stop(`building '${input.drvPath}' killed after writing more than ${input.limits.maxLogSize} bytes of log output`);
       }
     },
     onTick: () => {
       const now = Date.now();
       if (input.limits.timeout > 0 && now - started > input.limits.timeout * 1000) {
-        stop(`building '${input.drvPath}' timed out after ${input.limits.timeout} seconds`);
+        stop(`building '${input.drvPath}' timed out after ${input.limits.timeout} seconds`, "timed-out");
       } else if (input.limits.maxSilentTime > 0 && now - lastOutput > input.limits.maxSilentTime * 1000) {
-        stop(`building '${input.drvPath}' timed out after ${input.limits.maxSilentTime} seconds of silence`);
+        stop(`building '${input.drvPath}' timed out after ${input.limits.maxSilentTime} seconds of silence`, "timed-out");
       }
     },
   });
   input.killLeftovers?.(process.pid);
   input.log.close();
-  if (stopReason !== undefined) throw new BuilderFailedError(stopReason, input.log.lastLines());
+  if (stopReason !== undefined) throw new BuilderFailedError(stopReason, input.log.lastLines()).as(stopKind);
   if (outcome.setupFailure) {
     throw new BuildError(`builder for '${input.drvPath}' could not start: cannot ${outcome.setupFailure.what}: ${errnoText(outcome.setupFailure.errno)}`);
   }
   if (outcome.signal !== undefined) {
-    throw new BuilderFailedError(`builder for '${input.drvPath}' failed due to signal ${outcome.signal}`, input.log.lastLines());
+    throw new BuilderFailedError(`builder for '${input.drvPath}' failed due to signal ${outcome.signal}`, input.log.lastLines()).as("builder-failed");
   }
   if (outcome.code !== 0) {
-    throw new BuilderFailedError(`builder for '${input.drvPath}' failed with exit code ${outcome.code}`, input.log.lastLines());
+    throw new BuilderFailedError(`builder for '${input.drvPath}' failed with exit code ${outcome.code}`, input.log.lastLines()).as("builder-failed");
   }
 }

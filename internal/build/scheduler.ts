@@ -1,7 +1,9 @@
 /**
  * Realising derivations: find what must be built (a derivation is needed
  * when an output someone wants is not valid; its inputs are needed only
- * then), and build in dependency order with up to `maxJobs` builds at once.
+ * then; with repair, when one is not valid or its contents differ from the
+ * record, and intact outputs get corrupt paths of their closure rebuilt),
+ * and build in dependency order with up to `maxJobs` builds at once.
  * Without keep-going, the first failure stops new builds; running ones
  * finish. Other processes (bunix or Nix) may build the same paths at the
  * same time: output locks serialise them and the loser finds them valid.
@@ -12,6 +14,8 @@ import type { LocalStore } from "../store/local-store.ts";
 import { type BuildMode, buildDerivation } from "./derivation-build.ts";
 import { BuildError } from "./errors.ts";
 import { outputPaths, readStoreDerivation } from "./inputs.ts";
+import { requisites } from "../store/closure.ts";
+import { checkPath } from "../store/verify-path.ts";
 
 export interface BuildTarget {
   drvPath: StorePath;
@@ -64,6 +68,10 @@ function plan(store: LocalStore, targets: readonly BuildTarget[], mode: BuildMod
     for (const name of wanted ?? []) if (!outputs.has(name)) throw new BuildError(`derivation '${store.print(drvPath)}' does not have an output named '${name}'`);
     const relevant = wanted ? wanted.map((n) => outputs.get(n)!) : [...outputs.values()];
     if (nodeMode === "normal" && relevant.every((p) => store.isValid(p))) return false;
+    if (nodeMode === "repair" && relevant.every((p) => checkPath(store, p).status === "ok")) {
+      repairClosure(drvPath, relevant);
+      return false;
+    }
     const node: Node = { drvPath, inputs: new Set(), dependents: new Set(), mode: nodeMode };
     nodes.set(key, node);
     for (const src of drv.inputSrcs) {
@@ -71,12 +79,26 @@ function plan(store: LocalStore, targets: readonly BuildTarget[], mode: BuildMod
     }
     for (const [inputText, names] of drv.inputDrvs) {
       const input = store.parse(inputText);
-      if (visit(input, names, "normal")) {
+      if (visit(input, names, nodeMode === "repair" ? "repair" : "normal")) {
         node.inputs.add(input.baseName);
         nodes.get(input.baseName)!.dependents.add(key);
       }
     }
     return true;
+  };
+  /** As Nix: outputs that are intact are kept; corrupt paths in their closure are rebuilt by their derivations. */
+  const repairClosure = (drvPath: StorePath, outputs: readonly StorePath[]) => {
+    const own = new Set(outputs.map((p) => p.baseName));
+    const producers = new Map<string, StorePath>();
+    for (const drv of requisites(store, [drvPath], false)) {
+      if (drv.isDerivation()) for (const output of outputPaths(store, readStoreDerivation(store, drv), drv).values()) producers.set(output.baseName, drv);
+    }
+    for (const path of requisites(store, outputs, false)) {
+      if (own.has(path.baseName) || checkPath(store, path).status === "ok") continue;
+      const producer = producers.get(path.baseName);
+      if (!producer) throw new BuildError(`cannot repair path '${store.print(path)}' in the output closure of '${store.print(drvPath)}': no derivation of it is known (and there are no substituters)`);
+      visit(producer, undefined, "repair");
+    }
   };
   for (const target of targets) visit(target.drvPath, target.outputs, mode);
   return nodes;

@@ -121,7 +121,16 @@ export function prepareChroot(spec: ChrootSpec): BindMount[] {
     }
   }
 
-  for (const entry of spec.sandboxPaths) {
+  binds.push(...sandboxPathBinds(root, spec.sandboxPaths));
+  mountPoint(at(spec.buildDirInside), true);
+  binds.push(bind(spec.buildDirHost, spec.buildDirInside, false));
+  return binds;
+}
+
+/** Mount points in the prepared root for `sandbox-paths` entries (and those of the pre-build hook). */
+export function sandboxPathBinds(root: string, entries: readonly SandboxPathEntry[]): BindMount[] {
+  const binds: BindMount[] = [];
+  for (const entry of entries) {
     let stat;
     try {
       stat = lstatSync(entry.source);
@@ -129,11 +138,8 @@ export function prepareChroot(spec: ChrootSpec): BindMount[] {
       if (entry.optional && (error as NodeJS.ErrnoException).code === "ENOENT") continue;
       throw new SystemError(`getting attributes of sandbox path '${entry.source}'`, error);
     }
-    mountPoint(at(entry.target), stat.isDirectory());
+    mountPoint(join(root, entry.target), stat.isDirectory());
     binds.push(bind(entry.source, entry.target, false));
   }
-
-  mountPoint(at(spec.buildDirInside), true);
-  binds.push(bind(spec.buildDirHost, spec.buildDirInside, false));
   return binds;
 }

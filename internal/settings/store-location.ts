@@ -72,3 +72,12 @@ export function resolveStoreLocation(input: StoreLocationInput): StoreLocation {
   const logDir = params.log !== undefined ? absolute(params.log) : root !== undefined ? posix.join(root, DEFAULT_LOG_DIR) : (env.NIX_LOG_DIR ?? DEFAULT_LOG_DIR);
   return { storeDir, realStoreDir, stateDir, logDir, root };
 }
+
+/**
+ * The machine-wide state dir (`NIX_STATE_DIR`, default /nix/var/nix): build
+ * user locks live here even for stores rooted elsewhere, so that every store
+ * on the machine shares one pool of build users (store-layout.md 1).
+ */
+export function globalStateDir(env: Record<string, string | undefined> = process.env): string {
+  return env.NIX_STATE_DIR ?? DEFAULT_STATE_DIR;
+}

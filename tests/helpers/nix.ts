@@ -52,6 +52,8 @@ export function nixEnv(extra: Record<string, string> = {}): Record<string, strin
     XDG_CACHE_HOME: join(nixHome, "cache"),
     XDG_CONFIG_HOME: join(nixHome, "config"),
     NIX_CONF_DIR: join(nixHome, "conf"),
+    // Machine-wide state (build user locks) stays out of the host's /nix/var/nix.
+    NIX_STATE_DIR: join(nixHome, "state"),
     NIX_REMOTE: "",
     ...extra,
   };
