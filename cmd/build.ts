@@ -7,7 +7,7 @@ import type { CAC } from "cac";
 import { statSync } from "node:fs";
 import { posix } from "node:path";
 import { addDerivation } from "../internal/build/add-derivation.ts";
-import { BuildError, BuilderFailedError } from "../internal/build/errors.ts";
+import { BuilderFailedError, failureExitStatus } from "../internal/build/errors.ts";
 import { addIndirectRoot, outLinkName } from "../internal/build/out-links.ts";
 import { type BuildTarget, realise } from "../internal/build/scheduler.ts";
 import { UsageError } from "../internal/errors.ts";
@@ -55,20 +55,6 @@ export async function parseTarget(store: LocalStore, arg: string): Promise<Build
   return outputs ? { drvPath, outputs } : { drvPath };
 }
 
-function exitStatus(failures: ReadonlyArray<{ error: unknown }>): number {
-  // Nix's: 0x60 plus bits for a failed builder (4), a timeout (1 and 4), a hash
-  // mismatch (2 and 4) and a --check difference (8); 1 for other failures.
-  let mask = 0;
-  for (const { error } of failures) {
-    const kind = error instanceof BuildError ? error.kind : "other";
-    if (kind === "builder-failed" || kind === "timed-out" || kind === "hash-mismatch") mask |= 0x04;
-    if (kind === "timed-out") mask |= 0x01;
-    if (kind === "hash-mismatch") mask |= 0x02;
-    if (kind === "not-deterministic") mask |= 0x08;
-  }
-  return mask === 0 ? 1 : mask | 0x60;
-}
-
 /** Builds the targets, reporting failures on stderr; shared with the nix-store -r alias. */
 export async function buildTargets(
   store: LocalStore,
@@ -99,7 +85,7 @@ export async function buildTargets(
     }
     process.stderr.write(`error: ${message.replaceAll("\n", "\n       ")}\n`);
   }
-  return { status: result.failures.length > 0 ? exitStatus(result.failures) : 0, outputs: result.outputs };
+  return { status: result.failures.length > 0 ? failureExitStatus(result.failures.map((f) => f.error)) : 0, outputs: result.outputs };
 }
 
 async function build(args: string[], flags: BuildFlags): Promise<number> {

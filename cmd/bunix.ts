@@ -19,6 +19,7 @@ const GROUPS: Readonly<Record<string, Group>> = {
   gc: { summary: "Collect garbage: delete unreachable store paths, print roots, live or dead paths", load: async () => (await import("./gc.ts")).run },
   drv: { summary: "Show derivations and compute their paths", load: async () => (await import("./drv.ts")).run },
   build: { summary: "Build derivations in the sandbox", load: async () => (await import("./build.ts")).run },
+  daemon: { summary: "Serve the Nix worker protocol to Nix clients (nix-daemon)", load: async () => (await import("./daemon.ts")).run },
 };
 
 /** Nix's tools, reachable as `bunix nix-store ...` as well as through a symlink. */

@@ -39,6 +39,30 @@ export class Settings {
     }
   }
 
+  /** An independent copy (a daemon connection changes its own). */
+  clone(): Settings {
+    const copy = new Settings();
+    for (const [name, value] of this.values) copy.values.set(name, { ...value });
+    return copy;
+  }
+
+  /** Why the current value of a setting is not valid for its type, if it is not. */
+  problemWith(name: string): string | undefined {
+    const type = this.definitions[this.canonical.get(name) ?? name]?.type;
+    try {
+      if (type === "bool") this.bool(name);
+      else if (type === "int") this.int(name);
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
+  /** The canonical name of a setting or alias, if it is one. */
+  canonicalName(name: string): string | undefined {
+    return this.canonical.get(name);
+  }
+
   /** Applies one assignment; unknown names become warnings, as in Nix. */
   apply(assignment: Assignment, overridden: boolean): void {
     const extra = assignment.name.startsWith("extra-") && !this.canonical.has(assignment.name);

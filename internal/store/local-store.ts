@@ -38,12 +38,14 @@ export class LocalStore {
     readonly db: StoreDatabase,
     private readonly bigLockFd: number | undefined,
     warnings: string[],
+    tempRoots?: TempRoots,
+    private readonly ownsDatabase = true,
   ) {
     this.storeDir = location.storeDir;
     this.realStoreDir = location.realStoreDir;
     this.stateDir = location.stateDir;
     this.logDir = location.logDir;
-    this.tempRoots = new TempRoots(location.stateDir);
+    this.tempRoots = tempRoots ?? new TempRoots(location.stateDir);
     this.warnings = warnings;
   }
 
@@ -51,6 +53,15 @@ export class LocalStore {
     if (options.mode === "read" && !storeExists(location)) return new LocalStore(location, settings, emptyDatabase(), undefined, []);
     const opened = openLocalStore(location, settings);
     return new LocalStore(location, settings, opened.db, opened.bigLockFd, opened.warnings);
+  }
+
+  /**
+   * The same store (database, locks) seen with other settings and its own
+   * temporary roots: what a daemon connection works with. Closing the view
+   * releases its roots, not the database.
+   */
+  view(settings: Settings, tempRoots: TempRoots): LocalStore {
+    return new LocalStore(this.location, settings, this.db, undefined, [], tempRoots, false);
   }
 
   /** The full (logical) path of a store path. */
@@ -136,8 +147,9 @@ export class LocalStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.db.close();
     this.tempRoots.close();
+    if (!this.ownsDatabase) return;
+    this.db.close();
     if (this.bigLockFd !== undefined) closeSync(this.bigLockFd);
   }
 }

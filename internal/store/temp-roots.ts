@@ -13,6 +13,21 @@ import { close, connectUnix, readInto, writeAll } from "../../ffi/libc.ts";
 import { BunixError, SystemError } from "../errors.ts";
 import { lockFd, openLockFile, tryLockFd, unlockFd } from "./locks.ts";
 
+/** Open files, closed (and removed) when the process exits. */
+const openRoots = new Set<TempRoots>();
+let exitHookInstalled = false;
+
+/**
+ * The collector running in this very process, if any (the daemon serves
+ * GC requests on the event loop): roots go straight to it, since waiting
+ * for our own gc.lock or socket would never end.
+ */
+let inProcessCollector: ((path: string) => void) | undefined;
+
+export function setInProcessCollector(collector: ((path: string) => void) | undefined): void {
+  inProcessCollector = collector;
+}
+
 export class TempRoots {
   private fd: number | undefined;
   private gcLockFd: number | undefined;
@@ -20,8 +35,16 @@ export class TempRoots {
   private readonly file: string;
   private readonly added = new Set<string>();
 
-  constructor(private readonly stateDir: string) {
-    this.file = join(stateDir, "temproots", String(process.pid));
+  /**
+   * `name` is the file's name in temproots/: the pid, as Nix names it, or
+   * "<pid>-<n>" for the roots of one daemon connection (Nix's collector reads
+   * the pid from the leading digits), which end with that connection.
+   */
+  constructor(
+    private readonly stateDir: string,
+    name = String(process.pid),
+  ) {
+    this.file = join(stateDir, "temproots", name);
   }
 
   private open(): number {
@@ -34,7 +57,13 @@ export class TempRoots {
       lockFd(fd, "exclusive", this.file);
       if (fstatSync(fd).size === 0) {
         this.fd = fd;
-        process.on("exit", () => this.close());
+        openRoots.add(this);
+        if (!exitHookInstalled) {
+          exitHookInstalled = true;
+          process.on("exit", () => {
+            for (const roots of openRoots) roots.close();
+          });
+        }
         return fd;
       }
       closeSync(fd); // a collector deleted it between our open and lock
@@ -48,7 +77,11 @@ export class TempRoots {
     this.gcLockFd ??= openLockFile(join(this.stateDir, "gc.lock"));
     for (;;) {
       const shared = tryLockFd(this.gcLockFd, "shared", "gc.lock");
-      if (!shared && !this.tellCollector(path)) continue;
+      if (!shared && inProcessCollector) {
+        inProcessCollector(path);
+      } else if (!shared && !this.tellCollector(path)) {
+        continue;
+      }
       try {
         writeSync(fd, Buffer.from(`${path}\0`));
       } catch (error) {
@@ -85,6 +118,10 @@ export class TempRoots {
   }
 
   close(): void {
+    openRoots.delete(this);
+    if (this.gcLockFd !== undefined) closeSync(this.gcLockFd);
+    this.gcLockFd = undefined;
+    this.added.clear();
     if (this.socketFd !== undefined) close(this.socketFd);
     this.socketFd = undefined;
     if (this.fd === undefined) return;

@@ -1,0 +1,4 @@
+/** (stub: filled in by its owner) */
+import type { OpHandler } from "../connection.ts";
+
+export const rootOps = {} satisfies Partial<Record<string, OpHandler>>;
