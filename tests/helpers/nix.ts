@@ -9,7 +9,8 @@ import { createHasher } from "../../internal/hash/hasher.ts";
 import { scratchDir } from "./tmp.ts";
 
 export const PROJECT = resolve(import.meta.dir, "../..");
-export const BUNIX = join(PROJECT, "dist/bunix");
+/** The binary under test; BUNIX_TEST_BINARY picks another file (parallel work on one tree). */
+export const BUNIX = process.env.BUNIX_TEST_BINARY ?? join(PROJECT, "dist/bunix");
 
 function newestSource(dir: string): number {
   let newest = 0;
@@ -28,7 +29,7 @@ export function bunixBinary(): string {
     return ["cmd", "internal", "ffi"].some((d) => existsSync(join(PROJECT, d)) && newestSource(join(PROJECT, d)) > binary);
   };
   if (!built && stale()) {
-    const result = Bun.spawnSync(["bash", join(PROJECT, "scripts/build")], { stdout: "inherit", stderr: "inherit" });
+    const result = Bun.spawnSync(["bash", join(PROJECT, "scripts/build"), BUNIX], { stdout: "inherit", stderr: "inherit" });
     if (result.exitCode !== 0) throw new Error("scripts/build failed");
   }
   built = true;
