@@ -34,7 +34,7 @@ export function hashPartOf(storeDir: string, path: string): string {
 
 /** Loads the graph, finds the roots, computes liveness. Call with the session started (gc.lock held). */
 export function analyseStore(store: LocalStore, session: GcSession, keep: KeepSettings, log: (message: string) => void): StoreAnalysis {
-  const graph = StoreGraph.load(store);
+  const graph = StoreGraph.load(store, keep);
   const ctx = rootContext(store, (path) => graph.byPath.has(path), log);
   const roots = findPermanentRoots(ctx);
   findRuntimeRoots(ctx, roots);

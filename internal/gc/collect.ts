@@ -15,7 +15,7 @@
  * directories, locks, build chroots).
  */
 import { rmSync } from "node:fs";
-import { AT_FDCWD, type DirectoryListing, O_DIRECTORY, O_RDONLY, close, cPath, openat, readDirectory } from "../../ffi/libc.ts";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { SystemError } from "../errors.ts";
 import type { LocalStore } from "../store/local-store.ts";
@@ -28,7 +28,7 @@ import { parsesAsStorePath } from "./names.ts";
 import { deletionOrder } from "./scc.ts";
 import { GcSession } from "./session.ts";
 import { Sweeper } from "./sweep.ts";
-import { TRASH_NAME, Trash } from "./trash.ts";
+import { TRASH_NAME, Trash, processAlive } from "./trash.ts";
 
 export type GcAction = "delete" | "dry-run" | "print-live" | "print-dead";
 
@@ -64,13 +64,7 @@ export interface GcResult {
 /** Temporary entries of live processes that Nix would delete but bunix leaves alone. */
 function ownedByLiveProcess(name: string): boolean {
   const match = /^(?:\.tmp-link-|add-)(\d+)-/.exec(name);
-  if (!match) return false;
-  try {
-    process.kill(Number(match[1]), 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return match !== null && processAlive(Number(match[1]));
 }
 
 interface StoreEntries {
@@ -82,35 +76,70 @@ interface StoreEntries {
   junk: string[];
 }
 
-/** The store directory's entries, read with getdents64: a string is made only for entries that are not valid paths. */
-function readStoreEntries(store: LocalStore, analysis: StoreAnalysis): StoreEntries {
-  let listing: DirectoryListing;
-  try {
-    const fd = openat(AT_FDCWD, cPath(store.realStoreDir), O_RDONLY | O_DIRECTORY);
-    try {
-      listing = readDirectory(fd);
-    } finally {
-      close(fd);
-    }
-  } catch (error) {
-    throw new SystemError(`opening directory '${store.realStoreDir}'`, error);
-  }
+/**
+ * Sorts the store directory's entries out. The listing is read on a worker
+ * thread (fs.promises) while the graph loads; a valid path is matched without
+ * building its full path.
+ */
+function classifyEntries(names: readonly string[], analysis: StoreAnalysis): StoreEntries {
   const onDisk = new Uint8Array(analysis.graph.count);
   const invalid: string[] = [];
   const junk: string[] = [];
-  for (let i = 0; i < listing.count; i++) {
-    const bytes = listing.name(i);
-    const node = analysis.graph.byPath.getBaseNameBytes(bytes);
-    if (node >= 0) {
-      onDisk[node] = 1;
-      continue;
-    }
-    const name = Buffer.from(bytes).toString("utf8");
-    if (name === ".links") continue;
-    if (parsesAsStorePath(name)) invalid.push(name);
+  for (const name of names) {
+    const node = analysis.graph.byPath.getBaseName(name);
+    if (node >= 0) onDisk[node] = 1;
+    else if (name === ".links") continue;
+    else if (parsesAsStorePath(name)) invalid.push(name);
     else junk.push(name);
   }
   return { onDisk, invalid, junk };
+}
+
+/** Index bits of a packed sort entry (key * 2^20 + index stays below 2^53). */
+const INDEX_BITS = 2 ** 20;
+
+/**
+ * Sorts full paths bytewise (as Nix's std::set<std::string>). Comparing
+ * strings is what costs: each path gets an integer key from its first four
+ * characters after the store directory (ASCII as is; from the first other
+ * character on, 0xff), key and index are packed into one number and sorted
+ * natively, and only runs of equal keys compare the strings.
+ */
+export function sortPaths(paths: string[], storeDir: string): string[] {
+  const at = storeDir.length + 1;
+  const keys = new Float64Array(paths.length);
+  for (let i = 0; i < paths.length; i++) {
+    const p = paths[i]!;
+    let key = 0;
+    let ascii = true;
+    for (let j = at; j < at + 4; j++) {
+      const c = j < p.length ? p.charCodeAt(j) : 0;
+      // From the first non-ASCII character on, the strings decide.
+      if (c > 0x7f) ascii = false;
+      key = key * 256 + (ascii ? c : 0xff);
+    }
+    keys[i] = key;
+  }
+  if (paths.length >= INDEX_BITS) {
+    const order = Array.from({ length: paths.length }, (_, i) => i);
+    order.sort((a, b) => keys[a]! - keys[b]! || compareBytewise(paths[a]!, paths[b]!));
+    return order.map((i) => paths[i]!);
+  }
+  const packed = new Float64Array(paths.length);
+  for (let i = 0; i < paths.length; i++) packed[i] = keys[i]! * INDEX_BITS + i;
+  packed.sort();
+  const out = new Array<string>(paths.length);
+  for (let i = 0; i < packed.length; ) {
+    const key = Math.floor(packed[i]! / INDEX_BITS);
+    let j = i + 1;
+    while (j < packed.length && Math.floor(packed[j]! / INDEX_BITS) === key) j++;
+    const run: string[] = [];
+    for (let k = i; k < j; k++) run.push(paths[packed[k]! % INDEX_BITS]!);
+    if (run.length > 1) run.sort(compareBytewise);
+    for (let k = 0; k < run.length; k++) out[i + k] = run[k]!;
+    i = j;
+  }
+  return out;
 }
 
 export async function collectGarbage(store: LocalStore, options: GcOptions): Promise<GcResult> {
@@ -121,10 +150,17 @@ export async function collectGarbage(store: LocalStore, options: GcOptions): Pro
   try {
     options.log("finding garbage collector roots...");
     options.onProgress?.({ phase: "roots", deleted: 0, total: 0, bytesFreed: 0 });
+    // Never rejects: an error is thrown when the listing is used.
+    const listing = readdir(store.realStoreDir).then(
+      (names) => ({ names, error: undefined }),
+      (error: unknown) => ({ names: [], error }),
+    );
     const analysis = analyseStore(store, session, options.keep, options.log);
     if (options.maxFreed <= 0) return { paths: [], bytesFreed: 0, keptMeanwhile: 0 };
     options.log(deleting ? "deleting garbage..." : "determining live/dead paths...");
-    const entries = readStoreEntries(store, analysis);
+    const listed = await listing;
+    if (listed.error !== undefined) throw new SystemError(`opening directory '${store.realStoreDir}'`, listed.error);
+    const entries = classifyEntries(listed.names, analysis);
     const dead = deadNodes(analysis.liveness, entries.onDisk);
     const storeDir = store.storeDir;
     const deadInvalid = entries.invalid.filter((name) => !session.isTempRoot(hashPartOf(storeDir, `${storeDir}/${name}`)));
@@ -136,7 +172,7 @@ export async function collectGarbage(store: LocalStore, options: GcOptions): Pro
       for (let n = 0; n < want.length; n++) if (want[n]) paths.push(analysis.graph.paths[n]!);
       const invalidSet = new Set(deadInvalid);
       for (const name of entries.invalid) if (invalidSet.has(name) === (options.action === "print-dead")) paths.push(`${storeDir}/${name}`);
-      return { paths: paths.sort(compareBytewise), bytesFreed: 0, keptMeanwhile: 0 };
+      return { paths: sortPaths(paths, storeDir), bytesFreed: 0, keptMeanwhile: 0 };
     }
 
     let deadCount = deadInvalid.length + entries.junk.length;

@@ -37,21 +37,18 @@ function buildAdjacency(count: number, from: Int32Array, to: Int32Array, edges: 
   return { start, targets };
 }
 
-/** Edge list that grows as needed. */
-class EdgeList {
-  from = new Int32Array(1024);
-  to = new Int32Array(1024);
+/** Edges as two parallel arrays of a known maximum size. */
+class Edges {
+  readonly from: Int32Array;
+  readonly to: Int32Array;
   length = 0;
 
+  constructor(capacity: number) {
+    this.from = new Int32Array(capacity);
+    this.to = new Int32Array(capacity);
+  }
+
   push(a: number, b: number): void {
-    if (this.length === this.from.length) {
-      const from = new Int32Array(this.length * 2);
-      const to = new Int32Array(this.length * 2);
-      from.set(this.from);
-      to.set(this.to);
-      this.from = from;
-      this.to = to;
-    }
     this.from[this.length] = a;
     this.to[this.length] = b;
     this.length++;
@@ -143,20 +140,17 @@ export class StoreGraph {
   readonly rowIds: Int32Array;
   /** References of each node, without self-references. */
   readonly references: Adjacency;
-  /** Nodes referring to each node, without self-references. */
-  readonly referrers: Adjacency;
-  /** The deriver's node, or -1 when there is none or it is not valid. */
+  /** The deriver's node, or -1 when there is none or it is not valid (loaded with keep-derivations only). */
   readonly deriver: Int32Array;
-  /** Valid recorded outputs of each derivation node. */
+  /** Valid recorded outputs of each derivation node (loaded with keep-outputs only). */
   readonly outputs: Adjacency;
   private hashIndex: Map<string, number> | undefined;
 
-  private constructor(readonly storeDir: string, paths: string[], byPath: PathIndex, rowIds: Int32Array, references: EdgeList, deriver: Int32Array, outputs: EdgeList) {
+  private constructor(readonly storeDir: string, paths: string[], byPath: PathIndex, rowIds: Int32Array, references: Edges, deriver: Int32Array, outputs: Edges) {
     this.paths = paths;
     this.byPath = byPath;
     this.rowIds = rowIds;
     this.references = references.adjacency(paths.length);
-    this.referrers = references.adjacency(paths.length, true);
     this.deriver = deriver;
     this.outputs = outputs.adjacency(paths.length);
   }
@@ -165,10 +159,16 @@ export class StoreGraph {
     return this.paths.length;
   }
 
-  /** Loads every valid path, reference, deriver and recorded output in one read transaction. */
-  static load(store: LocalStore): StoreGraph {
+  /**
+   * Loads every valid path and reference in one read transaction, with the
+   * derivers when keep-derivations and the recorded outputs when keep-outputs
+   * needs them.
+   */
+  static load(store: LocalStore, keep: KeepSettings): StoreGraph {
     return store.db.snapshot(() => {
-      const rows = store.db.all<{ id: number; path: string; deriver: string | null }>("select id, path, deriver from ValidPaths");
+      const rows = store.db.all<{ id: number; path: string; deriver: string | null }>(
+        keep.keepDerivations ? "select id, path, deriver from ValidPaths" : "select id, path, null as deriver from ValidPaths",
+      );
       let maxId = 0;
       for (const row of rows) if (row.id > maxId) maxId = row.id;
       const nodeOfRow = new Int32Array(maxId + 1).fill(-1);
@@ -186,14 +186,16 @@ export class StoreGraph {
         const d = rows[n]!.deriver;
         if (d !== null) deriver[n] = byPath.get(d);
       }
-      const references = new EdgeList();
-      for (const ref of store.db.all<{ a: number; b: number }>("select referrer as a, reference as b from Refs where referrer != reference")) {
+      const refRows = store.db.all<{ a: number; b: number }>("select referrer as a, reference as b from Refs where referrer != reference");
+      const references = new Edges(refRows.length);
+      for (const ref of refRows) {
         const a = nodeOfRow[ref.a] ?? -1;
         const b = nodeOfRow[ref.b] ?? -1;
         if (a >= 0 && b >= 0) references.push(a, b);
       }
-      const outputs = new EdgeList();
-      for (const out of store.db.all<{ drv: number; path: string }>("select drv, path from DerivationOutputs")) {
+      const outputRows = keep.keepOutputs ? store.db.all<{ drv: number; path: string }>("select drv, path from DerivationOutputs") : [];
+      const outputs = new Edges(outputRows.length);
+      for (const out of outputRows) {
         const d = nodeOfRow[out.drv] ?? -1;
         const o = byPath.get(out.path);
         if (d >= 0 && o >= 0) outputs.push(d, o);
@@ -222,14 +224,15 @@ export class StoreGraph {
 
   /** The liveness graph for these settings, forward ("keeps alive") and reversed. */
   liveness(keep: KeepSettings): LivenessGraph {
-    const edges = new EdgeList();
+    const refs = this.references;
+    const outs = this.outputs;
+    const capacity = refs.targets.length + (keep.keepDerivations ? this.count : 0) + (keep.keepOutputs ? outs.targets.length : 0);
+    const edges = new Edges(capacity);
     for (let n = 0; n < this.count; n++) {
-      for (let i = this.references.start[n]!; i < this.references.start[n + 1]!; i++) edges.push(n, this.references.targets[i]!);
+      for (let i = refs.start[n]!; i < refs.start[n + 1]!; i++) edges.push(n, refs.targets[i]!);
       if (keep.keepDerivations && this.deriver[n]! >= 0 && this.deriver[n] !== n) edges.push(n, this.deriver[n]!);
       if (keep.keepOutputs) {
-        for (let i = this.outputs.start[n]!; i < this.outputs.start[n + 1]!; i++) {
-          if (this.outputs.targets[i] !== n) edges.push(n, this.outputs.targets[i]!);
-        }
+        for (let i = outs.start[n]!; i < outs.start[n + 1]!; i++) if (outs.targets[i] !== n) edges.push(n, outs.targets[i]!);
       }
     }
     return { graph: this, forward: edges.adjacency(this.count), reverse: edges.adjacency(this.count, true), keep };

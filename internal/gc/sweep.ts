@@ -121,29 +121,48 @@ export class Sweeper {
     }
   }
 
-  /** Removes the batch's rows; components whose rows are still referenced stay (rolled back). */
+  /**
+   * Removes the batch's rows: first all at once (each path's own references,
+   * then the paths; a reference from outside the batch fails the foreign key),
+   * and on failure component by component, keeping (rolling back) each
+   * component that is still referenced, with everything it keeps alive.
+   */
   private invalidate(live: LivenessGraph, batch: readonly number[], members: (c: number) => Int32Array, kept: Uint8Array): { removed: number[]; failed: number[] } {
     const db = this.store.db;
     const rowIds = live.graph.rowIds;
+    const idsOf = (components: readonly number[]) => {
+      const ids: number[] = [];
+      for (const c of components) for (const m of members(c)) ids.push(rowIds[m]!);
+      return JSON.stringify(ids);
+    };
+    const removeRows = (json: string) => {
+      db.run("delete from Refs where referrer in (select value from json_each(?))", json);
+      db.run("delete from ValidPaths where id in (select value from json_each(?))", json);
+    };
+    /** Runs `body` in a savepoint; false (rolled back) when a foreign key fails. */
+    const attempt = (body: () => void): boolean => {
+      db.exec("savepoint gc_sweep");
+      try {
+        body();
+        db.exec("release gc_sweep");
+        return true;
+      } catch (error) {
+        if (!isForeignKeyError(error)) throw error;
+        db.exec("rollback to gc_sweep");
+        db.exec("release gc_sweep");
+        return false;
+      }
+    };
     return db.transaction(() => {
+      if (attempt(() => removeRows(idsOf(batch)))) return { removed: [...batch], failed: [] };
       const removed: number[] = [];
       const failed: number[] = [];
       let localKept: Uint8Array | undefined;
       for (const c of batch) {
         const component = members(c);
-        if (localKept && component.some((m) => localKept![m] === 1)) {
-          failed.push(c);
-          continue;
-        }
-        db.exec("savepoint gc_component");
-        try {
-          for (const m of component) db.run("delete from ValidPaths where id = ?", rowIds[m]!);
-          db.exec("release gc_component");
-          removed.push(c);
-        } catch (error) {
-          if (!isForeignKeyError(error)) throw error;
-          db.exec("rollback to gc_component");
-          db.exec("release gc_component");
+        if (localKept && component.some((m) => localKept![m] === 1)) failed.push(c);
+        else if (attempt(() => removeRows(idsOf([c])))) removed.push(c);
+        else {
           localKept ??= kept.slice();
           for (const m of component) markClosure(live, m, localKept);
           failed.push(c);

@@ -14,7 +14,8 @@ import { SystemError } from "../errors.ts";
 
 export const TRASH_NAME = "trash";
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (ours counts). */
+export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

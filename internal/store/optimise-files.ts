@@ -98,14 +98,34 @@ function u64(value: number): Uint8Array {
   return out;
 }
 
+/** Files up to this size are hashed in one call over one buffer (NAR framing included). */
+const SMALL_FILE = 256 << 10;
+const smallBuffer = Buffer.allocUnsafe(SMALL_FILE + 256);
+
+function putU64(buffer: Uint8Array, at: number, value: number): void {
+  const view = new DataView(buffer.buffer, buffer.byteOffset + at, 8);
+  view.setUint32(0, value % 0x100000000, true);
+  view.setUint32(4, Math.floor(value / 0x100000000), true);
+}
+
+function readExactly(fd: number, buffer: Uint8Array, at: number, size: number): number {
+  let total = 0;
+  while (total < size) {
+    const n = readSync(fd, buffer, at + total, size - total, null);
+    if (n === 0) break;
+    total += n;
+  }
+  return total;
+}
+
 /**
  * Nix base-32 SHA-256 of the NAR of a regular file (`size` bytes, executable
  * or not) or of a symlink: the executable bit and a symlink's target are part
  * of the key, so such files are never linked to plain ones.
  */
 export function fileNarHash(path: Uint8Array, kind: "regular" | "executable" | "symlink", size: number): string {
-  const hasher = createHasher("sha256");
   if (kind === "symlink") {
+    const hasher = createHasher("sha256");
     const target = readlinkSync(Buffer.from(path), "buffer");
     hasher.update(SYMLINK_PREFIX);
     hasher.update(u64(target.length));
@@ -114,25 +134,49 @@ export function fileNarHash(path: Uint8Array, kind: "regular" | "executable" | "
     hasher.update(CLOSE);
     return encodeBase32(hasher.finish().digest);
   }
-  hasher.update(REGULAR_PREFIX);
-  if (kind === "executable") hasher.update(EXECUTABLE);
-  hasher.update(CONTENTS);
-  hasher.update(u64(size));
   const fd = openSync(Buffer.from(path), "r");
-  let total = 0;
   try {
-    for (;;) {
-      const n = readSync(fd, readBuffer, 0, readBuffer.length, null);
+    if (size <= SMALL_FILE) {
+      // The whole NAR in one buffer, hashed in one call.
+      let at = 0;
+      smallBuffer.set(REGULAR_PREFIX, at);
+      at += REGULAR_PREFIX.length;
+      if (kind === "executable") {
+        smallBuffer.set(EXECUTABLE, at);
+        at += EXECUTABLE.length;
+      }
+      smallBuffer.set(CONTENTS, at);
+      at += CONTENTS.length;
+      putU64(smallBuffer, at, size);
+      at += 8;
+      if (readExactly(fd, smallBuffer, at, size) !== size) throw new Error(`'${Buffer.from(path).toString()}' changed size while being hashed`);
+      at += size;
+      const padding = (8 - (size % 8)) % 8;
+      smallBuffer.fill(0, at, at + padding);
+      at += padding;
+      smallBuffer.set(CLOSE, at);
+      at += CLOSE.length;
+      return encodeBase32(Bun.CryptoHasher.hash("sha256", smallBuffer.subarray(0, at)));
+    }
+    const hasher = createHasher("sha256");
+    hasher.update(REGULAR_PREFIX);
+    if (kind === "executable") hasher.update(EXECUTABLE);
+    hasher.update(CONTENTS);
+    hasher.update(u64(size));
+    let total = 0;
+    // Exactly `size` bytes (no read to find the end): the file is read-only store content.
+    while (total < size) {
+      const n = readSync(fd, readBuffer, 0, Math.min(readBuffer.length, size - total), null);
       if (n === 0) break;
       hasher.update(readBuffer.subarray(0, n));
       total += n;
     }
+    // A file that shrank under us would give a wrong key: refuse it.
+    if (total !== size) throw new Error(`'${Buffer.from(path).toString()}' changed size while being hashed`);
+    hasher.update(ZEROS.subarray(0, (8 - (size % 8)) % 8));
+    hasher.update(CLOSE);
+    return encodeBase32(hasher.finish().digest);
   } finally {
     closeSync(fd);
   }
-  // A file that changed size under us would give a wrong key: refuse it.
-  if (total !== size) throw new Error(`'${Buffer.from(path).toString()}' changed size while being hashed`);
-  hasher.update(ZEROS.subarray(0, (8 - (size % 8)) % 8));
-  hasher.update(CLOSE);
-  return encodeBase32(hasher.finish().digest);
 }

@@ -12,8 +12,9 @@
  *   by path: an interrupted run keeps what it did).
  * - A known key: the pool copy is linked to `.tmp-link-<pid>-<random>` in the
  *   store directory and renamed over the file (atomic: the file is never
- *   missing), with its directory made writable for the moment and then given
- *   back its canonical mode and mtime.
+ *   missing). The directory is made writable at its first replacement and
+ *   given back its canonical mode (0555) and mtime (1) once all its entries
+ *   are done (Nix toggles it around every file).
  * - Too many links (EMLINK) skips the file; a pool entry whose size differs
  *   from the file is corrupt and removed; a pool entry or temporary link that
  *   a collector removed meanwhile makes the file start over.
@@ -21,7 +22,7 @@
  * Each path is protected by a temporary root before it is touched and
  * skipped when it is no longer valid.
  */
-import { chmodSync, linkSync, lstatSync, renameSync, unlinkSync, utimesSync } from "node:fs";
+import { type Stats, chmodSync, linkSync, lstatSync, renameSync, unlinkSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { SystemError } from "../errors.ts";
 import type { LocalStore } from "./local-store.ts";
@@ -67,16 +68,34 @@ class Optimiser {
   }
 
   /** Optimises the tree at `path` (a store object or part of one). */
-  optimiseTree(path: Buffer, dirEntries?: DirEntry[]): void {
-    const st = lstatSync(path, { bigint: false });
-    const type = st.mode & S_IFMT;
-    if (type === S_IFDIR) {
-      for (const entry of dirEntries ?? listDirectory(path)) {
+  optimiseTree(path: Buffer): void {
+    const st = lstatSync(path);
+    if ((st.mode & S_IFMT) === S_IFDIR) this.optimiseDirectory(path);
+    else this.optimiseFile(path, st, undefined);
+  }
+
+  /** The directory is made writable once, at its first replacement, and made canonical again at the end. */
+  private optimiseDirectory(path: Buffer): void {
+    const dir: DirectoryState = { path, writable: false };
+    try {
+      for (const entry of listDirectory(path)) {
         if (this.inodes.has(entry.ino)) continue; // already in the pool
-        this.optimiseTree(joinBytes(path, entry.name));
+        const child = joinBytes(path, entry.name);
+        const st = lstatSync(child);
+        if ((st.mode & S_IFMT) === S_IFDIR) this.optimiseDirectory(child);
+        else this.optimiseFile(child, st, dir);
       }
-      return;
+    } finally {
+      if (dir.writable) {
+        chmodSync(path, 0o555);
+        utimesSync(path, new Date(), 1);
+      }
     }
+  }
+
+  /** `dir` is the containing directory, undefined for a top-level object (in the store directory itself). */
+  private optimiseFile(path: Buffer, st: Stats, dir: DirectoryState | undefined): void {
+    const type = st.mode & S_IFMT;
     if (type !== S_IFREG && type !== S_IFLNK) return;
     if (type === S_IFREG && (st.mode & 0o200) !== 0) {
       this.log(`warning: skipping suspicious writable file '${path.toString()}'`);
@@ -86,15 +105,29 @@ class Optimiser {
     const kind = type === S_IFLNK ? "symlink" : (st.mode & 0o100) !== 0 ? "executable" : "regular";
     const key = fileNarHash(path, kind, st.size);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      if (this.linkOnce(path, st, key)) return;
+      if (this.linkOnce(path, st, key, dir)) return;
     }
   }
 
   /** One attempt at linking `path` to the pool; false to start over (a collector raced us). */
-  private linkOnce(path: Buffer, st: { ino: number; size: number; blocks: number }, key: string): boolean {
+  private linkOnce(path: Buffer, st: Stats, key: string, dir: DirectoryState | undefined): boolean {
     const linkPath = join(this.linksDir, key);
-    let pool = lstatOrUndefined(linkPath);
-    if (pool && pool.size !== st.size) {
+    // Linking first: a new key costs one call; EEXIST says the pool has it.
+    try {
+      linkSync(path, linkPath);
+      this.inodes.add(st.ino);
+      return true;
+    } catch (error) {
+      const code = errnoOf(error);
+      if (code === "ENOSPC") {
+        this.log(`cannot link '${linkPath}' to '${path.toString()}': No space left on device`);
+        return true;
+      }
+      if (code !== "EEXIST") throw new SystemError(`cannot link '${linkPath}' to '${path.toString()}'`, error);
+    }
+    const pool = lstatOrUndefined(linkPath);
+    if (!pool) return false;
+    if (pool.size !== st.size) {
       this.log(`warning: removing corrupted link '${linkPath}'`);
       this.log("warning: There may be more corrupted paths.\nYou should run `nix-store --verify --check-contents --repair` to fix them all");
       try {
@@ -102,66 +135,49 @@ class Optimiser {
       } catch {
         // gone already
       }
-      pool = undefined;
-    }
-    if (!pool) {
-      try {
-        linkSync(path, linkPath);
-        this.inodes.add(st.ino);
-        return true;
-      } catch (error) {
-        const code = errnoOf(error);
-        if (code === "ENOSPC") {
-          this.log(`cannot link '${linkPath}' to '${path.toString()}': No space left on device`);
-          return true;
-        }
-        if (code !== "EEXIST") throw new SystemError(`cannot link '${linkPath}' to '${path.toString()}'`, error);
-        pool = lstatOrUndefined(linkPath);
-        if (!pool) return false;
-      }
+      return false;
     }
     if (pool.ino === st.ino) return true;
-    const dir = path.subarray(0, path.lastIndexOf(0x2f));
-    const toggle = !dir.equals(this.storeDirBytes);
-    if (toggle) chmodSync(dir, lstatSync(dir).mode | 0o200);
-    try {
-      const tempLink = join(this.realStoreDir, `.tmp-link-${process.pid}-${Math.floor(Math.random() * 2 ** 31)}`);
-      try {
-        linkSync(linkPath, tempLink);
-      } catch (error) {
-        const code = errnoOf(error);
-        if (code === "EMLINK") {
-          if (st.size > 0) this.log(`'${linkPath}' has maximum number of links`);
-          return true;
-        }
-        if (code === "ENOENT") return false; // the collector removed the pool entry
-        throw new SystemError(`cannot link '${tempLink}' to '${linkPath}'`, error);
-      }
-      try {
-        renameSync(tempLink, path);
-      } catch (error) {
-        try {
-          unlinkSync(tempLink);
-        } catch {
-          // the collector may have removed it
-        }
-        const code = errnoOf(error);
-        if (code === "EMLINK") return true;
-        if (code === "ENOENT") return false; // our temporary link was collected
-        throw new SystemError(`cannot rename '${tempLink}' to '${path.toString()}'`, error);
-      }
-      this.inodes.add(pool.ino);
-      this.stats.filesLinked++;
-      this.stats.bytesFreed += st.size;
-      this.stats.blocksFreed += st.blocks;
-      return true;
-    } finally {
-      if (toggle) {
-        chmodSync(dir, 0o555);
-        utimesSync(dir, new Date(), 1);
-      }
+    if (dir && !dir.writable) {
+      chmodSync(dir.path, 0o755);
+      dir.writable = true;
     }
+    const tempLink = join(this.realStoreDir, `.tmp-link-${process.pid}-${Math.floor(Math.random() * 2 ** 31)}`);
+    try {
+      linkSync(linkPath, tempLink);
+    } catch (error) {
+      const code = errnoOf(error);
+      if (code === "EMLINK") {
+        if (st.size > 0) this.log(`'${linkPath}' has maximum number of links`);
+        return true;
+      }
+      if (code === "ENOENT") return false; // the collector removed the pool entry
+      throw new SystemError(`cannot link '${tempLink}' to '${linkPath}'`, error);
+    }
+    try {
+      renameSync(tempLink, path);
+    } catch (error) {
+      try {
+        unlinkSync(tempLink);
+      } catch {
+        // the collector may have removed it
+      }
+      const code = errnoOf(error);
+      if (code === "EMLINK") return true;
+      if (code === "ENOENT") return false; // our temporary link was collected
+      throw new SystemError(`cannot rename '${tempLink}' to '${path.toString()}'`, error);
+    }
+    this.inodes.add(pool.ino);
+    this.stats.filesLinked++;
+    this.stats.bytesFreed += st.size;
+    this.stats.blocksFreed += st.blocks;
+    return true;
   }
+}
+
+interface DirectoryState {
+  readonly path: Buffer;
+  writable: boolean;
 }
 
 function lstatOrUndefined(path: string): { ino: number; size: number; nlink: number } | undefined {
