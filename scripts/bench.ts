@@ -4,6 +4,10 @@
  *
  * - nar: NAR dump and hash of a generated tree and a 1 GiB file, peak memory,
  *   in-process hash back ends and dumpPath/hashPath (bench.d/nar.ts).
+ * - gc: --print-dead, a deleting gc and optimise on identical store copies
+ *   (bench.d/gc.ts).
+ * - daemon: bunix daemon vs nix-daemon, QueryPathInfo and AddToStore round
+ *   trips through one client (bench.d/daemon.ts).
  *
  * A new suite is a file bench.d/<suite>.ts exporting a Suite, added to SUITES
  * below; --only picks suites by name. Every suite runs in the same work dir
@@ -17,6 +21,8 @@ import { resolve } from "node:path";
 import { describeSetup, findTools, isolatedTools, openWorkDir } from "./bench.d/context.ts";
 import { BenchFailure, log, setQuiet } from "./bench.d/log.ts";
 import { buildSuite } from "./bench.d/build.ts";
+import { daemonSuite } from "./bench.d/daemon.ts";
+import { gcSuite } from "./bench.d/gc.ts";
 import { narSuite } from "./bench.d/nar.ts";
 import { type Options, UsageFailure, parseOptions, usage } from "./bench.d/options.ts";
 import { jsonReport, textReport } from "./bench.d/report.ts";
@@ -24,7 +30,7 @@ import type { Suite, SuiteResult } from "./bench.d/suite.ts";
 import { round } from "./bench.d/units.ts";
 
 /** Every suite, in the order they run and report (whatever the order given to --only). */
-const SUITES: readonly Suite[] = [narSuite, buildSuite];
+const SUITES: readonly Suite[] = [narSuite, buildSuite, gcSuite, daemonSuite];
 
 async function main(): Promise<number> {
   let options: Options | "help";

@@ -39,6 +39,14 @@ export interface BuildOptions {
   keepFailed: boolean;
   /** Each line of the builder's output. */
   onLogLine?: (line: string) => void;
+  /** Called once the builder is about to start (the outputs are locked and still need building). */
+  onStart?: () => void;
+  /** Stops the build: the builder is killed and nothing is registered. */
+  signal?: AbortSignal;
+  /** The derivation itself when it is not read from `drvPath` (BuildDerivation sends it inline). */
+  derivation?: Derivation;
+  /** While true the builder's output is left unread (its reader, a daemon client, is behind). */
+  paused?: () => boolean;
 }
 
 export interface DerivationBuildResult {
@@ -64,14 +72,14 @@ function makeBuildDir(drvPath: StorePath, owner: { uid: number; gid: number }): 
 
 export async function buildDerivation(store: LocalStore, drvPath: StorePath, options: BuildOptions): Promise<DerivationBuildResult> {
   const drvText = store.print(drvPath);
-  const drv: Derivation = readStoreDerivation(store, drvPath);
+  const drv: Derivation = options.derivation ?? readStoreDerivation(store, drvPath);
   const kinds = validateDerivation(drv, store.storeDir);
   const outputs = outputPaths(store, drv, drvPath);
   const settings = store.settings;
   const structuredText = drv.env.get("__json");
   const structured = structuredText === undefined ? undefined : (JSON.parse(toUtf8(structuredText)) as Record<string, unknown>);
   const platform = checkPlatform(drv, drvText, settings, structured);
-  const locks = PathLocks.acquire([...outputs.values()].map((p) => store.realPath(p)));
+  const locks = await PathLocks.acquireAsync([...outputs.values()].map((p) => store.realPath(p)));
   let succeeded = false;
   try {
     for (const path of outputs.values()) store.tempRoots.add(store.print(path));
@@ -139,6 +147,7 @@ export async function buildDerivation(store: LocalStore, drvPath: StorePath, opt
         // As Nix, the hook runs once the sandbox root is there (it gets its path).
         const hook = await runPreBuildHook(settings.string("pre-build-hook"), drvText, chroot);
         binds.push(...sandboxPathBinds(chroot, hook.map((e) => ({ ...e, source: realSource(e.source) }))));
+        options.onStart?.();
         await runBuilder({
           operations: (stdoutFd, keepAlive) =>
             sandboxOperations({ root: chroot, userNamespace: true, privateNetwork: !fixedOutput, binds, shmSize: settings.string("sandbox-dev-shm-size"), workingDirectory: buildDirInside, identity, personality, stdoutFd, builder, args, env: envStrings.map((e) => Buffer.from(e).toString("latin1")), }, keepAlive),
@@ -146,16 +155,21 @@ export async function buildDerivation(store: LocalStore, drvPath: StorePath, opt
           log,
           limits,
           drvPath: drvText,
+          signal: options.signal,
+          paused: options.paused,
         });
       } else {
         // An invalid leftover of an earlier attempt would be in the builder's way (Nix deletes them too).
         for (const path of outputs.values()) if (!store.isValid(path)) removeTree(store.realPath(path));
+        options.onStart?.();
         await runBuilder({
           operations: (stdoutFd, keepAlive) => processOperations({ workingDirectory: buildDir, identity, personality, stdoutFd, builder, args, env: envStrings.map((e) => Buffer.from(e).toString("latin1")), userNamespace: false }, keepAlive),
           maps: undefined,
           log,
           limits,
           drvPath: drvText,
+          signal: options.signal,
+          paused: options.paused,
           // The builder leads its own session: its process group, or every process of the build user.
           killLeftovers: (pid) => (runAsRoot ? signalProcess(-pid, 9) : killUser(user.uid)),
         });
@@ -166,13 +180,19 @@ export async function buildDerivation(store: LocalStore, drvPath: StorePath, opt
         kind: kinds.get(name)!,
         builtAt: sandbox.sandboxed ? join(chroot, store.storeDir, path.baseName) : store.realPath(path),
       }));
-      processOutputs({ store, drvPath, drv, structured, outputs: built, inputs, buildUid: owner.uid, check: options.mode === "check" });
+      try {
+        processOutputs({ store, drvPath, drv, structured, outputs: built, inputs, buildUid: owner.uid, check: options.mode === "check" });
+      } catch (error) {
+        // The builder succeeded: what fails now are its outputs (Nix's OutputRejected).
+        if (error instanceof BuildError && error.kind === "other") error.as("output-rejected");
+        throw error;
+      }
       failed = false;
       succeeded = true;
       return { outputs, built: true };
     } catch (error) {
       // For Nix a failing fixed-output builder is not a permanent failure (it may be the network).
-      if (fixedOutput && error instanceof BuildError && error.kind === "builder-failed") error.as("other");
+      if (fixedOutput && error instanceof BuildError && error.kind === "builder-failed") error.as("transient");
       throw error;
     } finally {
       user.release();

@@ -36,10 +36,15 @@ export function addIndirectRoot(store: LocalStore, path: StorePath, link: string
     throw new BuildError(`cannot create symlink '${absolute}'; already exists`);
   }
   replaceSymlink(store.print(path), absolute);
+  registerIndirectRoot(store, absolute);
+  return absolute;
+}
+
+/** Records an existing link (an absolute path outside the store) as an indirect root: gcroots/auto/<base32(sha1(link))> -> link. */
+export function registerIndirectRoot(store: LocalStore, link: string): void {
   const auto = join(store.stateDir, "gcroots", "auto");
   mkdirSync(auto, { recursive: true });
-  replaceSymlink(absolute, join(auto, encodeBase32(hashBytes("sha1", absolute).digest)));
-  return absolute;
+  replaceSymlink(link, join(auto, encodeBase32(hashBytes("sha1", link).digest)));
 }
 
 /** nix-build's names: result, result-dev, result-2, result-2-dev, ... */

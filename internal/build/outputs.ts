@@ -21,7 +21,7 @@ import { computeClosure } from "../store/closure.ts";
 import type { LocalStore } from "../store/local-store.ts";
 import type { PathInfo } from "../store/path-info.ts";
 import { registerValidPaths } from "../store/registration.ts";
-import { BuildError } from "./errors.ts";
+import { BuildError, hint } from "./errors.ts";
 import { tokenize } from "./environment.ts";
 import { checkOutputOwnership } from "./output-checks.ts";
 
@@ -142,7 +142,7 @@ export function processOutputs(input: ProcessOutputsInput): void {
       lstatSync(output.builtAt);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      throw new BuildError(`builder for '${drvText}' failed to produce output path for output '${output.name}' at '${output.builtAt}'`);
+      throw new BuildError(hint`builder for '${drvText}' failed to produce output path for output '${output.name}' at '${output.builtAt}'`);
     }
   }
   checkOutputOwnership(outputs.map((o) => ({ name: o.name, path: o.builtAt })), input.buildUid, drvText);
@@ -154,7 +154,7 @@ export function processOutputs(input: ProcessOutputsInput): void {
     if (s.output.kind.kind !== "fixed") continue;
     const actual = fixedOutputHash(s.output.kind, s.output.builtAt, drvText);
     if (!actual.equals(s.output.kind.hash)) {
-      throw new BuildError(`hash mismatch in fixed-output derivation '${drvText}':\n  specified: ${s.output.kind.hash.sri}\n     got:    ${actual.sri}`).as("hash-mismatch");
+      throw new BuildError(hint`hash mismatch in fixed-output derivation '${drvText}':\n  specified: ${s.output.kind.hash.sri}\n     got:    ${actual.sri}`).as("hash-mismatch");
     }
     if (s.references.length > 0) throw new BuildError(`the fixed-output derivation '${drvText}' must not have references, but its output refers to ${s.references.map((r) => store.print(r)).join(", ")}`);
   }

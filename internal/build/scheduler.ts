@@ -27,6 +27,8 @@ export type BuildEvent =
   | { type: "planned"; total: number }
   | { type: "started"; drvPath: StorePath }
   | { type: "built"; drvPath: StorePath }
+  /** Its outputs were valid by the time it held their locks (another process built them). */
+  | { type: "valid"; drvPath: StorePath }
   | { type: "failed"; drvPath: StorePath; error: unknown }
   | { type: "log"; drvPath: StorePath; line: string };
 
@@ -37,12 +39,28 @@ export interface RealiseOptions {
   /** Applies to the targets; their inputs are built normally. */
   mode: BuildMode;
   onEvent?: (event: BuildEvent) => void;
+  /** Stops everything: no new builds, running builders killed, nothing of theirs registered. */
+  signal?: AbortSignal;
+  /** Which of the derivations ready to build starts first (lower first; by plan order otherwise). */
+  priority?: (drvPath: StorePath) => number;
+  /** While true builders' output is left unread (see BuildOptions.paused). */
+  paused?: () => boolean;
+}
+
+/** What became of a derivation the plan needed; times are seconds since the epoch. */
+export interface BuildOutcome {
+  status: "built" | "valid" | "failed" | "cancelled";
+  startTime: number;
+  stopTime: number;
+  error?: unknown;
 }
 
 export interface RealiseResult {
   /** Per target: output name -> path. */
   outputs: Array<Map<string, StorePath>>;
   failures: Array<{ drvPath: StorePath; error: unknown }>;
+  /** By derivation base name, for every build that was attempted. */
+  outcomes: Map<string, BuildOutcome>;
 }
 
 interface Node {
@@ -108,10 +126,16 @@ export async function realise(store: LocalStore, targets: readonly BuildTarget[]
   const nodes = plan(store, targets, options.mode);
   options.onEvent?.({ type: "planned", total: nodes.size });
   const failures: RealiseResult["failures"] = [];
+  const outcomes = new Map<string, BuildOutcome>();
+  const now = () => Math.floor(Date.now() / 1000);
   const blocked = new Set<string>();
   const done = new Set<string>();
   const running = new Map<string, Promise<void>>();
-  const ready = () => [...nodes.values()].filter((n) => !done.has(n.drvPath.baseName) && !running.has(n.drvPath.baseName) && !blocked.has(n.drvPath.baseName) && [...n.inputs].every((i) => done.has(i)));
+  const rank = (n: Node) => options.priority?.(n.drvPath) ?? Number.POSITIVE_INFINITY;
+  const ready = () =>
+    [...nodes.values()]
+      .filter((n) => !done.has(n.drvPath.baseName) && !running.has(n.drvPath.baseName) && !blocked.has(n.drvPath.baseName) && [...n.inputs].every((i) => done.has(i)))
+      .sort((a, b) => rank(a) - rank(b));
   const block = (key: string) => {
     for (const dependent of nodes.get(key)!.dependents) {
       if (!blocked.has(dependent)) {
@@ -121,25 +145,40 @@ export async function realise(store: LocalStore, targets: readonly BuildTarget[]
     }
   };
   for (;;) {
-    const stopping = failures.length > 0 && !options.keepGoing;
+    const stopping = (failures.length > 0 && !options.keepGoing) || options.signal?.aborted === true;
     if (!stopping) {
       for (const node of ready()) {
         if (running.size >= Math.max(1, options.maxJobs)) break;
         const key = node.drvPath.baseName;
-        options.onEvent?.({ type: "started", drvPath: node.drvPath });
+        const outcome: BuildOutcome = { status: "built", startTime: now(), stopTime: 0 };
         const job = buildDerivation(store, node.drvPath, {
           mode: node.mode,
           keepFailed: options.keepFailed,
+          signal: options.signal,
+          paused: options.paused,
+          onStart: () => {
+            outcome.startTime = now();
+            options.onEvent?.({ type: "started", drvPath: node.drvPath });
+          },
           onLogLine: (line) => options.onEvent?.({ type: "log", drvPath: node.drvPath, line }),
         }).then(
-          () => {
+          (result) => {
             done.add(key);
-            options.onEvent?.({ type: "built", drvPath: node.drvPath });
+            outcome.stopTime = now();
+            outcome.status = result.built ? "built" : "valid";
+            outcomes.set(key, outcome);
+            options.onEvent?.({ type: result.built ? "built" : "valid", drvPath: node.drvPath });
           },
           (error: unknown) => {
-            failures.push({ drvPath: node.drvPath, error });
+            outcome.stopTime = now();
             blocked.add(key);
             block(key);
+            if (error instanceof BuildError && error.kind === "cancelled") {
+              outcomes.set(key, { ...outcome, status: "cancelled", error });
+              return;
+            }
+            outcomes.set(key, { ...outcome, status: "failed", error });
+            failures.push({ drvPath: node.drvPath, error });
             options.onEvent?.({ type: "failed", drvPath: node.drvPath, error });
           },
         ).finally(() => running.delete(key));
@@ -150,9 +189,10 @@ export async function realise(store: LocalStore, targets: readonly BuildTarget[]
     await Promise.race(running.values());
   }
   await finishRemovals();
+  if (options.signal?.aborted) return { outputs: targets.map(() => new Map()), failures, outcomes };
   const outputs = targets.map((t) => {
     const all = outputPaths(store, readStoreDerivation(store, t.drvPath), t.drvPath);
     return new Map([...all].filter(([name]) => !t.outputs || t.outputs.includes(name)));
   });
-  return { outputs, failures };
+  return { outputs, failures, outcomes };
 }

@@ -35,6 +35,8 @@ export class WorkerClient {
   readonly reader: WireReader;
   readonly writer = new WireWriter();
   daemonVersion = 0;
+  /** The version this client announced (older versions for protocol tests). */
+  clientVersion = PROTOCOL_VERSION;
   daemonNixVersion = "";
   /** Messages of the last operation. */
   messages: StderrMessage[] = [];
@@ -46,6 +48,8 @@ export class WorkerClient {
   static async connect(socketPath: string, version = PROTOCOL_VERSION): Promise<WorkerClient> {
     let client: WorkerClient | undefined;
     const opened = Promise.withResolvers<void>();
+    // A failed connect both rejects Bun.connect and calls connectError: one rejection is enough.
+    opened.promise.catch(() => {});
     await Bun.connect<undefined>({
       unix: socketPath,
       socket: {
@@ -71,7 +75,7 @@ export class WorkerClient {
   }
 
   get minor(): number {
-    return Math.min(minorOf(this.daemonVersion), minorOf(PROTOCOL_VERSION));
+    return Math.min(minorOf(this.daemonVersion), minorOf(this.clientVersion));
   }
 
   async send(): Promise<void> {
@@ -83,6 +87,7 @@ export class WorkerClient {
     await this.send();
     if ((await this.reader.u64("the magic")) !== WORKER_MAGIC_2) throw new BunixError("protocol mismatch");
     this.daemonVersion = await this.reader.u32("the daemon version");
+    this.clientVersion = version;
     const minor = Math.min(minorOf(version), minorOf(this.daemonVersion));
     this.writer.u64(version);
     if (minor >= 14) this.writer.u64(0);

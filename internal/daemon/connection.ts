@@ -5,7 +5,7 @@
  * request that cannot even be parsed, or an unknown operation, ends the
  * connection (8.2, 8.3), and never the daemon.
  */
-import { mkdirSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Settings } from "../settings/settings.ts";
 import type { LocalStore } from "../store/local-store.ts";
@@ -47,6 +47,9 @@ export type OpHandler = (connection: Connection) => Promise<void>;
 export interface OpTable {
   get(code: number): { name: string; run: OpHandler } | undefined;
 }
+
+/** How long an aborted connection waits for its client to hang up, dropping what it sends. */
+const ABORT_LINGER_MS = 5_000;
 
 /** Ends the connection after the current reply (the peer broke the protocol). */
 export class ConnectionAbort extends Error {}
@@ -118,12 +121,13 @@ export class Connection {
     return true;
   }
 
-  /** Per-user profile and GC-root directories, owned by the user (store-layout.md 2). */
+  /** Per-user profile and GC-root directories: mode 0755, owned by the user and the daemon's group, as 2.8 makes them (store-layout.md 2). */
   private createUserDirectories(peer: Peer): void {
     for (const base of ["profiles", "gcroots"]) {
       const dir = join(this.store.stateDir, base, "per-user", peer.user);
       mkdirSync(dir, { recursive: true, mode: 0o755 });
-      if (process.geteuid?.() === 0) (require("node:fs") as typeof import("node:fs")).chownSync(dir, peer.uid, peer.gid);
+      chmodSync(dir, 0o755);
+      if (process.geteuid?.() === 0) chownSync(dir, peer.uid, process.getgid?.() ?? 0);
     }
   }
 
@@ -163,6 +167,32 @@ export class Connection {
     this.logger.failWork({ message, exitStatus: 1 });
     this.logger.failWork({ message, exitStatus: 1 });
     await this.out.send().catch(() => {});
+    await this.dropInputUntilHangUp();
+  }
+
+  /**
+   * After an abort the client may still be sending the rest of its request.
+   * Closing with unread input would make the kernel reset the connection, and
+   * the client would see a broken pipe instead of the error just sent: so the
+   * input is read and dropped until the client hangs up (for a bounded time).
+   */
+  private async dropInputUntilHangUp(): Promise<void> {
+    const deadline = Date.now() + ABORT_LINGER_MS;
+    let timer: Timer | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), ABORT_LINGER_MS);
+    });
+    try {
+      while (Date.now() < deadline) {
+        const read = this.reader.source.readSome(1 << 16);
+        read.catch(() => {}); // it may fail after the timeout won the race
+        if ((await Promise.race([read, timeout])) === "timeout") return;
+      }
+    } catch {
+      // the client hung up (or the connection failed): done
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Runs an operation's work inside its stderr channel (opened before, STDERR_LAST after). */
@@ -185,6 +215,11 @@ export class Connection {
   /** Sets of paths go out sorted. */
   writePaths(paths: Iterable<StorePath>): void {
     this.out.writer.latin1Set([...paths].map((p) => this.store.print(p)));
+  }
+
+  /** Aborted when the client hangs up (never for --stdio, whose end is the process's). */
+  get hangUp(): AbortSignal {
+    return this.transport.hangUp ?? new AbortController().signal;
   }
 
   /** Fails unless the client is trusted. */

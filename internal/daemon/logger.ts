@@ -27,6 +27,11 @@ export interface ClientError {
   exitStatus: number;
 }
 
+/** Continuation lines line up after "error: ", as Nix renders multi-line errors. */
+function indentContinuation(message: string): string {
+  return message.replaceAll("\n", "\n       ");
+}
+
 export class Logger {
   verbosity: number = Verbosity.info;
   private working = false;
@@ -45,6 +50,8 @@ export class Logger {
   /** Opens the channel for an operation and sends what was queued meanwhile. */
   startWork(): void {
     this.working = true;
+    // Nothing queued (the usual case): no send to schedule, the reply goes out with STDERR_LAST.
+    if (this.pending.length === 0) return;
     for (const message of this.pending.splice(0)) message();
     this.out.sendSoon();
   }
@@ -63,7 +70,7 @@ export class Logger {
     if (this.minor >= 26) {
       w.text("Error").u64(Verbosity.error).text("Error").text(error.message).u64(0).u64(0);
     } else {
-      w.text(`\x1b[31;1merror:\x1b[0m ${error.message}`).u64(error.exitStatus);
+      w.text(`\x1b[31;1merror:\x1b[0m ${indentContinuation(error.message)}`).u64(error.exitStatus);
     }
   }
 
@@ -80,6 +87,11 @@ export class Logger {
   log(level: number, text: string): void {
     if (level > this.verbosity) return;
     this.emit(() => this.out.writer.u64(Stderr.next).text(`${text}\n`));
+  }
+
+  /** An error that does not end the operation, as Nix's logError sends it: no trailing newline. */
+  logError(message: string): void {
+    this.emit(() => this.out.writer.u64(Stderr.next).text(`\x1b[31;1merror:\x1b[0m ${indentContinuation(message)}`));
   }
 
   warn(text: string): void {

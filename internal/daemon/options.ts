@@ -4,6 +4,7 @@
  * harmless settings otherwise. What is refused is said at debug level, as
  * the 2.8 daemon does; dropped substituters draw a warning.
  */
+import { type SettingType, settingDefinitions } from "../settings/definitions.ts";
 import type { Settings } from "../settings/settings.ts";
 import type { WireReader } from "../wire/reader.ts";
 import { Verbosity } from "../wire/worker-protocol.ts";
@@ -70,8 +71,35 @@ const NOT_STORE_SETTINGS = new Set([
   "tarball-ttl",
 ]);
 
-function withSlash(url: string): string {
-  return url.endsWith("/") ? url : `${url}/`;
+const U64_MAX = (1n << 64n) - 1n;
+const TYPES = new Map(Object.entries(settingDefinitions()).map(([name, d]) => [name, d.type]));
+
+/**
+ * Nix's own words (a UsageError, as 2.8 renders it) when `value` does not fit
+ * the type of setting `name`. Integers are unsigned here: 2.8 takes "-1" for
+ * its few signed settings (timeout, max-silent-time), which bunix refuses.
+ */
+function invalidValue(type: SettingType | undefined, name: string, value: string): string | undefined {
+  const q = (text: string) => `'\x1b[35;1m${text}\x1b[0m'`;
+  const integer = (text: string) => /^\+?\d+$/.test(text) && BigInt(text) <= U64_MAX;
+  let problem: string | undefined;
+  if (type === "bool" && !["true", "yes", "1", "false", "no", "0"].includes(value)) problem = `Boolean setting ${q(name)} has invalid value ${q(value)}`;
+  else if (type === "int" && !integer(value)) problem = `setting ${q(name)} has invalid value ${q(value)}`;
+  else if (type === "max-jobs" && value !== "auto" && !integer(value)) problem = `configuration setting ${q(name)} should be 'auto' or an integer`;
+  else if (type === "sandbox" && !["true", "false", "relaxed"].includes(value)) problem = `option ${q(name)} has invalid value ${q(value)}`;
+  return problem === undefined ? undefined : `\x1b[31;1merror:\x1b[0m ${problem}`;
+}
+
+/** The untrusted client's substituters that the daemon allows (trusted-substituters, substituters; 2.8 also tries a trailing slash). */
+function allowedSubstituters(settings: Settings, value: string, logger: Logger): string {
+  const allowed = new Set([...settings.list("trusted-substituters"), ...settings.list("substituters")]);
+  const kept: string[] = [];
+  for (const url of value.split(/\s+/).filter((u) => u !== "")) {
+    if (allowed.has(url)) kept.push(url);
+    else if (!url.endsWith("/") && allowed.has(`${url}/`)) kept.push(`${url}/`);
+    else logger.warn(`ignoring untrusted substituter '${url}'`);
+  }
+  return kept.join(" ");
 }
 
 export function applyClientOptions(settings: Settings, options: ClientOptions, trusted: boolean, logger: Logger): void {
@@ -92,13 +120,7 @@ export function applyClientOptions(settings: Settings, options: ClientOptions, t
     }
     if (!trusted) {
       if (name === "substituters" || name === "binary-caches") {
-        const allowed = new Set([...settings.list("trusted-substituters"), ...settings.list("substituters")]);
-        const kept: string[] = [];
-        for (const url of value.split(/\s+/).filter((u) => u !== "")) {
-          if (allowed.has(url) || allowed.has(withSlash(url))) kept.push(url);
-          else logger.warn(`ignoring untrusted substituter '${url}'`);
-        }
-        settings.set("substituters", kept.join(" "), "client");
+        settings.set("substituters", allowedSubstituters(settings, value, logger), "client");
         continue;
       }
       const harmless = UNRESTRICTED.has(name) || (name === "builders" && value === "");
@@ -107,13 +129,10 @@ export function applyClientOptions(settings: Settings, options: ClientOptions, t
         continue;
       }
     }
-    if (NOT_STORE_SETTINGS.has(name) || !settings.has(name) || name.startsWith("extra-")) continue;
-    const previous = settings.string(name);
-    settings.set(name, value, "client");
-    const problem = settings.problemWith(name);
-    if (problem !== undefined) {
-      settings.set(name, previous, "client");
-      logger.warn(problem);
-    }
+    const canonical = settings.canonicalName(name);
+    if (NOT_STORE_SETTINGS.has(name) || canonical === undefined) continue;
+    const problem = invalidValue(TYPES.get(canonical), canonical, value);
+    if (problem !== undefined) logger.warn(problem);
+    else settings.set(canonical, value, "client");
   }
 }

@@ -17,6 +17,11 @@ export class Output {
 
   constructor(private readonly transport: Transport) {}
 
+  /** Bytes written but not yet taken by the peer (a client that reads slowly makes it grow). */
+  get backlog(): number {
+    return this.writer.size + (this.transport.backlog ?? 0);
+  }
+
   /** Sends everything written so far; resolves once the kernel has it. */
   send(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);

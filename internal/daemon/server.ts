@@ -11,6 +11,7 @@ import { peerCredentials } from "../../ffi/sockets.ts";
 import { SystemError } from "../errors.ts";
 import type { Settings } from "../settings/settings.ts";
 import type { LocalStore } from "../store/local-store.ts";
+import { WriteQueue } from "../store/write-queue.ts";
 import { Connection, type DaemonState, type OpTable } from "./connection.ts";
 import { activityIds } from "./logger.ts";
 import { operations } from "./ops/index.ts";
@@ -35,6 +36,10 @@ export class Daemon {
   private readonly connections = new Set<Promise<void>>();
 
   constructor(private readonly options: DaemonOptions) {
+    // Registrations of all connections share one queue: one transaction per turn of the event loop.
+    // BUNIX_DEBUG_WRITE_QUEUE=1 logs each batch (tests count them).
+    const logBatches = process.env.BUNIX_DEBUG_WRITE_QUEUE === "1";
+    options.store.writeQueue ??= new WriteQueue(options.store.db, logBatches ? (jobs) => options.note(`write queue: committed ${jobs} job(s) in one transaction`) : undefined);
     let count = 0;
     this.state = {
       settings: options.settings,

@@ -15,6 +15,10 @@ export interface Transport {
   write(bytes: Uint8Array): Promise<void>;
   /** Closes the connection (pending output is dropped). */
   close(): void;
+  /** Aborted when the peer hangs up (long operations such as builds stop then). */
+  readonly hangUp?: AbortSignal;
+  /** Bytes handed to `write` that the peer has not taken yet. */
+  readonly backlog?: number;
 }
 
 /** Incoming bytes above which a socket is paused until the reader catches up. */
@@ -36,8 +40,19 @@ export class SocketTransport implements Transport {
   private pending: Uint8Array[] = [];
   private flushed: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private closed = false;
+  private readonly hungUp = new AbortController();
 
   constructor(private readonly socket: Socket<unknown>) {}
+
+  get hangUp(): AbortSignal {
+    return this.hungUp.signal;
+  }
+
+  get backlog(): number {
+    let bytes = 0;
+    for (const chunk of this.pending) bytes += chunk.length;
+    return bytes;
+  }
 
   received(chunk: Uint8Array): void {
     this.queue.push(chunk);
@@ -52,6 +67,7 @@ export class SocketTransport implements Transport {
   peerClosed(): void {
     this.ended = true;
     this.closed = true;
+    this.hungUp.abort();
     this.wake?.();
     for (const waiter of this.flushed.splice(0)) waiter.reject(new ConnectionClosedError());
   }

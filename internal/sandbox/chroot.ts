@@ -70,11 +70,12 @@ export function prepareChroot(spec: ChrootSpec): BindMount[] {
     mkdirSync(at(spec.storeDir), { recursive: true });
     chownSync(at(spec.storeDir), 0, spec.hostGid);
     chmodAll(at(spec.storeDir), 0o1775);
-    mkdirSync(at("tmp"));
+    // Recursive: the store dir may itself be under /tmp (or /etc...), and so already made.
+    mkdirSync(at("tmp"), { recursive: true });
     chmodAll(at("tmp"), 0o1777);
-    mkdirSync(at("proc"));
+    mkdirSync(at("proc"), { recursive: true });
     mkdirSync(at("real-root"), { mode: 0 });
-    mkdirSync(at("etc"));
+    mkdirSync(at("etc"), { recursive: true });
     writeFileSync(
       at("etc/passwd"),
       `root:x:0:0:Nix build user:${spec.buildDirInside}:/noshell\nnixbld:x:${spec.sandboxUid}:${spec.sandboxGid}:Nix build user:${spec.buildDirInside}:/noshell\nnobody:x:65534:65534:Nobody:/:/noshell\n`,

@@ -59,7 +59,10 @@ extern int tcgetattr(int, void *);
 extern int tcsetattr(int, int, const void *);
 extern void cfmakeraw(void *);
 extern int kill(int, int);
+extern int getpid(void);
+extern int getppid(void);
 extern int clone(int (*)(void *), void *, int, void *, ...);
+extern int sched_setaffinity(int, size_t, const void *);
 
 #define CLONE_VM 0x00000100
 #define CLONE_VFORK 0x00004000
@@ -77,13 +80,15 @@ enum {
   OP_CHDIR = 6, OP_SETHOSTNAME = 7, OP_SETDOMAINNAME = 8, OP_LOOPBACK_UP = 9, OP_SETGROUPS = 10,
   OP_SETGID = 11, OP_SETUID = 12, OP_PERSONALITY = 13, OP_SETSID = 14, OP_NO_CORE = 15, OP_UMASK = 16,
   OP_DUP2 = 17, OP_EXEC = 18, OP_CHMOD = 19, OP_SYMLINK = 20, OP_NO_NEW_PRIVS = 21, OP_UMOUNT_DETACH = 22,
-  OP_RMDIR = 23, OP_CHROOT = 24, OP_CLOSE_OTHER_FDS = 25, OP_OPEN_STDIN_NULL = 26
+  OP_RMDIR = 23, OP_CHROOT = 24, OP_CLOSE_OTHER_FDS = 25, OP_OPEN_STDIN_NULL = 26, OP_SET_AFFINITY = 27
 };
 
 /* One operation: {op, a, b, c, s1, s2, s3, s4}; s* are offsets into the string table or -1. */
 #define OP_WORDS 8
 
 static int report_fd = -1;
+/* The launching process: when it dies, so does the build (see die_with_parent). */
+static int launcher_pid = -1;
 
 static void report(int a, int b) {
   int rec[2];
@@ -95,6 +100,15 @@ static void report(int a, int b) {
 static void fail(int index) {
   report(index, *__errno_location());
   _exit(127);
+}
+
+/* SIGKILL when the parent goes, so that no build outlives the process that
+   started it (a daemon stopped or killed mid-build). Set after the last change
+   of credentials, which clears it; a parent already gone (when it can be seen:
+   `parent` > 0) means exit now. */
+static void die_with_parent(int parent) {
+  prctl(1 /* PR_SET_PDEATHSIG */, 9 /* SIGKILL */, 0, 0, 0);
+  if (parent > 0 && getppid() != parent) _exit(127);
 }
 
 static const char *str(const char *strings, long offset) {
@@ -163,6 +177,7 @@ static void run_ops(const long *ops, const char *strings, int sync_read, int syn
       if (pid < 0) fail(index);
       if (pid > 0) {
         /* The intermediate: report the builder's pid, reap it, pass on its status. */
+        die_with_parent(launcher_pid);
         report(-2, pid);
         while (waitpid(pid, &status, 0) < 0) if (*__errno_location() != 4 /* EINTR */) break;
         report(-3, status);
@@ -198,6 +213,7 @@ static void run_ops(const long *ops, const char *strings, int sync_read, int syn
     }
     case OP_UMASK: umask((unsigned int)o[1]); break;
     case OP_NO_NEW_PRIVS: r = prctl(38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0); break;
+    case OP_SET_AFFINITY: r = sched_setaffinity(0, (size_t)o[1], (const void *)o[2]); break;
     case OP_DUP2: r = dup2((int)o[1], (int)o[2]); break;
     case OP_OPEN_STDIN_NULL: {
       int fd = open(s1, O_RDWR);
@@ -211,6 +227,8 @@ static void run_ops(const long *ops, const char *strings, int sync_read, int syn
       r = (int)syscall(SYS_close_range, report_fd + 1, ~0U, 0);
       break;
     case OP_EXEC:
+      /* The builder's parent: the intermediate, outside its PID namespace (getppid() is 0 there), or the launcher. */
+      die_with_parent(pid1_start > 0 ? 0 : launcher_pid);
       execve(s1, (char *const *)o[1], (char *const *)o[2]);
       fail(index);
       break;
@@ -235,6 +253,7 @@ int bunix_launch(const long *ops, const char *strings, const char *uid_map, cons
   char path[64], c;
   if (pipe2(report_pipe, O_CLOEXEC) < 0) return -*__errno_location();
   if (pipe2(to_parent, O_CLOEXEC) < 0 || pipe2(to_child, O_CLOEXEC) < 0) return -*__errno_location();
+  launcher_pid = getpid();
   pid = fork();
   if (pid < 0) return -*__errno_location();
   if (pid == 0) {

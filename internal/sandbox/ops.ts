@@ -32,6 +32,7 @@ export const Op = {
   chroot: 24,
   closeOtherFds: 25,
   openStdinNull: 26,
+  setAffinity: 27,
 } as const;
 
 export interface Operation {

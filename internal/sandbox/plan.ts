@@ -10,6 +10,7 @@
  *   -> build user -> session, limits, umask, stdio -> exec
  */
 import { ptr } from "bun:ffi";
+import { affinityBeforeLock, cpuMask } from "./affinity.ts";
 import { Op, type Operation, cStringArray } from "./ops.ts";
 
 export const CLONE = { newns: 0x00020000, newuts: 0x04000000, newipc: 0x08000000, newuser: 0x10000000, newpid: 0x20000000, newnet: 0x40000000 };
@@ -107,6 +108,13 @@ export function processOperations(plan: Pick<SandboxPlan, "workingDirectory" | "
   ops.push({ op: Op.dup2, a: plan.stdoutFd, b: 1, what: "connect standard output to the log" });
   ops.push({ op: Op.dup2, a: plan.stdoutFd, b: 2, what: "connect standard error to the log" });
   ops.push({ op: Op.noNewPrivileges, what: "forbid new privileges" });
+  const cpus = affinityBeforeLock();
+  if (cpus !== undefined) {
+    // The daemon's thread may be pinned to one CPU (lock-cpu); the builder must not be.
+    const mask = cpuMask(cpus);
+    keepAlive.push(mask);
+    ops.push({ op: Op.setAffinity, a: mask.length, b: BigInt(ptr(mask)), what: "release the builder from the daemon's CPU lock" });
+  }
   ops.push({ op: Op.closeOtherFds, what: "close inherited file descriptors" });
   ops.push({
     op: Op.exec,

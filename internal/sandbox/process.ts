@@ -11,7 +11,8 @@ import { SIGKILL, describeWaitStatus, setNonBlocking, signalProcess, waitNoHang 
 import type { Launched } from "./launcher.ts";
 import type { Operation } from "./ops.ts";
 
-/** Polling starts fast (short builds end within milliseconds) and backs off to this. */
+/** Polling starts fast (short builds end within milliseconds) and backs off to this; output makes it fast again. */
+const MIN_POLL_MS = 0.25;
 const MAX_POLL_MS = 10;
 const LOG_CHUNK = 64 << 10;
 /** How long to keep reading output after the builder exited. */
@@ -31,6 +32,8 @@ export interface WatchOptions {
   onOutput: (chunk: Uint8Array) => void;
   /** Called every poll; may call `kill()`. */
   onTick?: () => void;
+  /** While true the output is left unread: the builder blocks writing it (whoever reads the log is behind). */
+  paused?: () => boolean;
 }
 
 export class LaunchedProcess {
@@ -41,6 +44,8 @@ export class LaunchedProcess {
   private setupFailure: { index: number; errno: number } | undefined;
   private readonly logBuffer = new Uint8Array(LOG_CHUNK);
   private killed = false;
+  /** Output was read since the last poll: the builder is talking, poll again soon. */
+  private active = false;
 
   constructor(
     private readonly launched: Launched,
@@ -95,6 +100,7 @@ export class LaunchedProcess {
       }
       if (n < 0) return false;
       if (n === 0) return true;
+      this.active = true;
       onOutput(this.logBuffer.subarray(0, n));
     }
   }
@@ -102,10 +108,10 @@ export class LaunchedProcess {
   async wait(options: WatchOptions): Promise<ProcessOutcome> {
     let exitStatus: number | undefined;
     let exitedAt = 0;
-    let pollMs = 0.25;
+    let pollMs = MIN_POLL_MS;
     for (;;) {
       this.drainReports();
-      const logDone = this.drainLog(options.onOutput);
+      const logDone = options.paused?.() ? false : this.drainLog(options.onOutput);
       if (exitStatus === undefined) {
         exitStatus = waitNoHang(this.launched.pid);
         if (exitStatus !== undefined) exitedAt = Date.now();
@@ -114,7 +120,8 @@ export class LaunchedProcess {
       if (exitStatus !== undefined && (logDone || this.killed || Date.now() - exitedAt > LINGER_MS)) break;
       options.onTick?.();
       await Bun.sleep(pollMs);
-      pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
+      pollMs = this.active ? MIN_POLL_MS : Math.min(pollMs * 2, MAX_POLL_MS);
+      this.active = false;
     }
     this.drainReports();
     this.drainLog(options.onOutput);

@@ -35,14 +35,31 @@ export interface AddResult {
   added: boolean;
 }
 
-/** Writes a regular file from chunks, canonical (0444/0555, mtime 1), feeding every chunk to `observe`. */
-function writeCanonicalFile(target: string, chunks: Iterable<Uint8Array>, executable: boolean, observe: (chunk: Uint8Array) => void): number {
-  const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, executable ? 0o555 : 0o444);
+/**
+ * Writes a regular file from chunks (from a file or a socket), canonical
+ * (0444/0555, mtime 1), feeding every chunk to `observe`; returns its size.
+ */
+export async function writeCanonicalFile(
+  target: string,
+  chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+  executable: boolean,
+  observe: (chunk: Uint8Array) => void,
+): Promise<number> {
+  let fd: number;
+  try {
+    fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, executable ? 0o555 : 0o444);
+  } catch (error) {
+    throw new SystemError(`creating file '${target}'`, error);
+  }
   let size = 0;
   try {
-    for (const chunk of chunks) {
+    for await (const chunk of chunks) {
       observe(chunk);
-      for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at, chunk.length - at);
+      try {
+        for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at, chunk.length - at);
+      } catch (error) {
+        throw new SystemError(`writing file '${target}'`, error);
+      }
       size += chunk.length;
     }
     futimesSync(fd, Math.floor(Date.now() / 1000), CANONICAL_MTIME);
@@ -79,7 +96,7 @@ export async function addPath(store: LocalStore, source: string, options: AddPat
       const size = stat.size;
       const executable = (stat.mode & 0o100) !== 0;
       observeNar(regularFileNarPrefix(size, executable));
-      const written = writeCanonicalFile(staging.objectPath, fdChunksOfFile(source), executable, (chunk) => {
+      const written = await writeCanonicalFile(staging.objectPath, fdChunksOfFile(source), executable, (chunk) => {
         observeNar(chunk);
         caHasher!.update(chunk);
       });
@@ -104,23 +121,30 @@ export async function addPath(store: LocalStore, source: string, options: AddPat
       signatures: [],
       ca: formatContentAddress({ method: options.method, hash: caHash }),
     };
-    return { path, added: installStaged(store, staging, info) };
+    return { path, added: await installStaged(store, staging, info) };
   });
 }
 
 export interface AddTextOptions {
   /** Exact references, or "scan" to find them among the valid paths. */
   references: readonly StorePath[] | "scan";
+  /** Rewrite the object even if the path is valid already. */
+  repair?: boolean;
 }
 
 /** A text object (`builtins.toFile`): sha256 of the contents, with references. */
-export async function addText(store: LocalStore, name: string, contents: Iterable<Uint8Array>, options: AddTextOptions): Promise<AddResult> {
+export async function addText(
+  store: LocalStore,
+  name: string,
+  contents: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+  options: AddTextOptions,
+): Promise<AddResult> {
   checkName(name);
   return withStaging(store, async (staging: Staging) => {
     const contentHasher = createHasher("sha256");
     const candidates = options.references === "scan" ? store.queryAllValidPaths() : [];
     const scanner = new ReferenceScanner(candidates.map((p) => p.hashPart));
-    writeCanonicalFile(staging.objectPath, contents, false, (chunk) => {
+    await writeCanonicalFile(staging.objectPath, contents, false, (chunk) => {
       contentHasher.update(chunk);
       scanner.update(chunk);
     });
@@ -141,6 +165,6 @@ export async function addText(store: LocalStore, name: string, contents: Iterabl
       signatures: [],
       ca: formatContentAddress({ method: "text", hash }),
     };
-    return { path, added: installStaged(store, staging, info) };
+    return { path, added: await installStaged(store, staging, info, { repair: options.repair ?? false }) };
   });
 }

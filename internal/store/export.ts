@@ -60,18 +60,27 @@ function isAllZero(digest: Uint8Array): boolean {
   return digest.every((b) => b === 0);
 }
 
-/** Writes one record's NAR and trailer, refusing a path whose contents changed. */
-function exportRecord(store: LocalStore, info: PathInfo, write: ExportSink, caseHack: boolean): void {
+/**
+ * One record's NAR and trailer (without the leading u64(1)) as chunks, each
+ * valid until the next is pulled; a path whose contents changed fails right
+ * after its NAR. Pull-based, so that a consumer can wait for its peer.
+ */
+export function* exportRecordChunks(store: LocalStore, info: PathInfo, caseHack: boolean): Generator<Uint8Array, void, undefined> {
   const hasher = createHasher("sha256");
   for (const chunk of dumpPath(store.realPath(info.path), { caseHack })) {
     hasher.update(chunk);
-    write(chunk);
+    yield chunk;
   }
   const actual = hasher.finish();
   if (!actual.equals(info.narHash) && !isAllZero(info.narHash.digest)) {
     throw new StoreError(`hash of path '${store.print(info.path)}' has changed from '${info.narHash.toString()}' to '${actual.toString()}'!`);
   }
-  write(trailer(store, info));
+  yield trailer(store, info);
+}
+
+/** Writes one record's NAR and trailer, refusing a path whose contents changed. */
+function exportRecord(store: LocalStore, info: PathInfo, write: ExportSink, caseHack: boolean): void {
+  for (const chunk of exportRecordChunks(store, info, caseHack)) write(chunk);
 }
 
 /**

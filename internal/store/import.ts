@@ -18,8 +18,10 @@ import { paddingOf } from "../nar/tokens.ts";
 import type { ByteSource } from "../stream/byte-source.ts";
 import { type StorePath, compareStorePaths } from "../store-path/store-path.ts";
 import { EXPORT_MAGIC } from "./export.ts";
+import { storeError } from "./hinted-error.ts";
 import type { LocalStore } from "./local-store.ts";
 import type { PathInfo } from "./path-info.ts";
+import { isTrustworthy } from "./signatures.ts";
 import { installStaged, withStaging } from "./staging.ts";
 
 /** A malformed export stream; `offset` is the byte of the stream at fault. */
@@ -43,6 +45,12 @@ export interface ImportOptions {
   caseHack?: boolean;
   /** Called after each record, with whether it was newly added. */
   onImported?: (path: StorePath, added: boolean) => void;
+  /**
+   * Refuse records that are not signed by a trusted key (an untrusted daemon
+   * client): export streams carry no signatures, so with require-sigs on
+   * every record is refused.
+   */
+  checkSigs?: boolean;
 }
 
 /** Reads a u64 as [high, low] 32-bit halves, so that no value loses precision. */
@@ -124,7 +132,7 @@ async function readTrailer(store: LocalStore, source: ByteSource): Promise<Trail
 }
 
 /** Imports one record (after its u64(1) marker); returns its path and whether it was added. */
-async function importRecord(store: LocalStore, source: ByteSource, caseHack: boolean): Promise<{ path: StorePath; added: boolean }> {
+async function importRecord(store: LocalStore, source: ByteSource, caseHack: boolean, checkSigs: boolean): Promise<{ path: StorePath; added: boolean }> {
   return withStaging(store, async (staging) => {
     const hasher = createHasher("sha256");
     let narSize = 0;
@@ -140,7 +148,8 @@ async function importRecord(store: LocalStore, source: ByteSource, caseHack: boo
     const narHash = hasher.finish();
     const { path, references, deriver } = await readTrailer(store, source);
     const info: PathInfo = { path, narHash, narSize, references, deriver, registrationTime: 0, ultimate: false, signatures: [], ca: undefined };
-    return { path, added: installStaged(store, staging, info) };
+    if (checkSigs && !isTrustworthy(store, info)) throw storeError`cannot add path '${store.print(path)}' because it lacks a valid signature`;
+    return { path, added: await installStaged(store, staging, info) };
   });
 }
 
@@ -157,7 +166,7 @@ export async function importPaths(store: LocalStore, source: ByteSource, options
     const [high, low] = await readU64Halves(source);
     if (high === 0 && low === 0) break;
     if (high !== 0 || low !== 1) throw new ExportStreamError("input doesn't look like something created by 'nix-store --export'", at);
-    const { path, added } = await importRecord(store, source, caseHack);
+    const { path, added } = await importRecord(store, source, caseHack, options.checkSigs ?? false);
     imported.push(path);
     options.onImported?.(path, added);
   }

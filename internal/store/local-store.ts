@@ -14,6 +14,7 @@ import { InvalidPathError } from "./errors.ts";
 import { emptyDatabase, openLocalStore, storeExists } from "./open-store.ts";
 import { type PathInfo, type ValidPathRow, pathInfoFromRow } from "./path-info.ts";
 import { TempRoots } from "./temp-roots.ts";
+import type { WriteQueue } from "./write-queue.ts";
 
 export interface OpenOptions {
   /**
@@ -30,6 +31,11 @@ export class LocalStore {
   readonly logDir: string;
   readonly tempRoots: TempRoots;
   readonly warnings: string[];
+  /**
+   * Where registrations go when several clients write at once (the daemon):
+   * one batched transaction per turn of the event loop. Views share it.
+   */
+  writeQueue: WriteQueue | undefined = undefined;
   private closed = false;
 
   private constructor(
@@ -61,7 +67,9 @@ export class LocalStore {
    * releases its roots, not the database.
    */
   view(settings: Settings, tempRoots: TempRoots): LocalStore {
-    return new LocalStore(this.location, settings, this.db, undefined, [], tempRoots, false);
+    const view = new LocalStore(this.location, settings, this.db, undefined, [], tempRoots, false);
+    view.writeQueue = this.writeQueue;
+    return view;
   }
 
   /** The full (logical) path of a store path. */

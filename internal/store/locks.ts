@@ -102,6 +102,25 @@ export function lockPath(lockFile: string, wait: boolean): PathLock | undefined 
   }
 }
 
+/**
+ * `lockPath` that waits without blocking the event loop: in one process
+ * serving many clients (the daemon), two builds of the same path must not
+ * wait for each other inside flock(2).
+ */
+export async function lockPathAsync(lockFile: string): Promise<PathLock> {
+  for (;;) {
+    const fd = openLockFile(lockFile);
+    try {
+      await lockFdAsync(fd, "exclusive", lockFile);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+    if (fstatSync(fd).size === 0) return new PathLock(lockFile, fd);
+    closeSync(fd);
+  }
+}
+
 /** Locks several paths in sorted order (so that two processes never deadlock). */
 export class PathLocks {
   private readonly locks: PathLock[] = [];
@@ -109,6 +128,18 @@ export class PathLocks {
   static acquire(realPaths: readonly string[]): PathLocks {
     const locks = new PathLocks();
     for (const path of [...new Set(realPaths)].sort()) locks.locks.push(lockPath(`${path}.lock`, true)!);
+    return locks;
+  }
+
+  /** `acquire` without blocking the event loop while another holder has one of the paths. */
+  static async acquireAsync(realPaths: readonly string[]): Promise<PathLocks> {
+    const locks = new PathLocks();
+    try {
+      for (const path of [...new Set(realPaths)].sort()) locks.locks.push(await lockPathAsync(`${path}.lock`));
+    } catch (error) {
+      locks.release(false);
+      throw error;
+    }
     return locks;
   }
 

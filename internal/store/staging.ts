@@ -5,9 +5,10 @@
  *    file system, so the final move is a rename). The staging directory is
  *    named like a store path and protected by a temporary root, so no
  *    garbage collector, ours or Nix's, deletes it while we write.
- * 2. Once the final path is known: temporary root, path lock, re-check that
- *    nobody registered it meanwhile, clear any leftover, rename, register,
- *    release the lock with deletion.
+ * 2. Once the final path is known: temporary root, path lock (waited for
+ *    without blocking the event loop), re-check that nobody registered it
+ *    meanwhile, clear any leftover, rename, register (through the store's
+ *    write queue when it has one), release the lock with deletion.
  *
  * A crash at any point leaves either nothing registered (and garbage the
  * collector removes) or a complete, registered object.
@@ -19,10 +20,10 @@ import { removeTree } from "../nar/restore.ts";
 import { StorePath } from "../store-path/store-path.ts";
 import { SystemError } from "../errors.ts";
 import type { LocalStore } from "./local-store.ts";
-import { lockPath } from "./locks.ts";
+import { lockPathAsync } from "./locks.ts";
 import type { PathInfo } from "./path-info.ts";
 import { optimiseNewPath } from "./optimise.ts";
-import { registerValidPaths } from "./registration.ts";
+import { registerThrough } from "./write-queue.ts";
 
 export interface Staging {
   /** Where to write the new object (does not exist yet). */
@@ -48,18 +49,25 @@ export async function withStaging<T>(store: LocalStore, write: (staging: Staging
   }
 }
 
+export interface InstallOptions {
+  /** Replace the object even when the path is already valid (its registration is updated). */
+  repair?: boolean;
+}
+
 /**
- * Moves a staged object to its store path and registers it. Returns false
- * when the path was already valid (the staged copy is then discarded).
+ * Moves a staged object to its store path and registers it (through the
+ * store's write queue when it has one). Returns false when the path was
+ * already valid (the staged copy is then discarded).
  */
-export function installStaged(store: LocalStore, staging: Staging, info: PathInfo): boolean {
+export async function installStaged(store: LocalStore, staging: Staging, info: PathInfo, options: InstallOptions = {}): Promise<boolean> {
+  const repair = options.repair ?? false;
   store.tempRoots.add(store.print(info.path));
-  if (store.isValid(info.path)) return false;
+  if (!repair && store.isValid(info.path)) return false;
   const real = store.realPath(info.path);
-  const lock = lockPath(`${real}.lock`, true)!;
+  const lock = await lockPathAsync(`${real}.lock`);
   let registered = false;
   try {
-    if (store.isValid(info.path)) {
+    if (!repair && store.isValid(info.path)) {
       registered = true;
       return false;
     }
@@ -69,7 +77,7 @@ export function installStaged(store: LocalStore, staging: Staging, info: PathInf
     } catch (error) {
       throw new SystemError(`moving '${staging.objectPath}' to '${real}'`, error);
     }
-    registerValidPaths(store, [info]);
+    await registerThrough(store, [info]);
     registered = true;
     // auto-optimise-store: the path is valid and temp-rooted; deduplicate its files now.
     if (store.settings.bool("auto-optimise-store")) optimiseNewPath(store, real);

@@ -43,6 +43,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** An existing directory to use (to restart a daemon on the same store). */
   dir?: string;
+  /** Words before the daemon's command, e.g. ["prlimit", "--as=..."] to run it under limits. */
+  wrap?: string[];
 }
 
 async function waitForSocket(path: string, proc: Subprocess, logFile: string): Promise<void> {
@@ -62,10 +64,14 @@ export async function startDaemon(kind: "bunix" | "nix" = "bunix", options: Daem
   const confDir = join(dir, "conf");
   const socket = join(dir, "daemon.sock");
   mkdirSync(confDir, { recursive: true });
+  // Without an existing state dir, nix-daemon's store `auto` resolves to the daemon socket
+  // itself: every connection would relay to a new connection (a fork storm).
+  mkdirSync(stateDir, { recursive: true });
   writeFileSync(join(confDir, "nix.conf"), options.nixConf ?? DEFAULT_NIX_CONF);
   const storeEnv = { NIX_STORE_DIR: storeDir, NIX_STATE_DIR: stateDir, NIX_LOG_DIR: logDir };
   const daemonEnv = nixEnv({ ...storeEnv, NIX_CONF_DIR: confDir, NIX_DAEMON_SOCKET_PATH: socket, ...options.env });
-  const argv = kind === "bunix" ? [bunixBinary(), "daemon", ...(options.args ?? [])] : ["nix-daemon", ...(options.args ?? [])];
+  const command = kind === "bunix" ? [bunixBinary(), "daemon", ...(options.args ?? [])] : ["nix-daemon", ...(options.args ?? [])];
+  const argv = [...(options.wrap ?? []), ...command];
   const logFile = join(dir, `${kind}-daemon.log`);
   const proc = Bun.spawn(argv, { env: daemonEnv, stdin: "ignore", stdout: Bun.file(logFile), stderr: Bun.file(logFile) });
   await waitForSocket(socket, proc, logFile);
