@@ -133,17 +133,19 @@ describe("compared with real Nix", () => {
     expect(readFileSync(join(nix, "write-input-dir.err"), "utf8")).toContain("Permission denied");
   });
 
-  test("with build users the builder is a member of the group, without a user namespace", async () => {
+  test("with build users the builder runs as a build user mapped to 1000:100 in a user namespace, as Nix 2.8 does", async () => {
     const [drv] = instantiate(store, SANDBOX_NIX, ["probe"], { port: String(server.port), hostIp, nonce: "build-users" });
     const [out] = await buildOk(store, ["--option", "build-users-group", "nixbld", drv!]);
     const group = groupByName("nixbld")!;
     const uids = users().filter((u) => group.members.includes(u.name)).map((u) => u.uid);
     const seen = (name: string) => readFileSync(join(store.real(out!), name), "utf8");
-    const uid = Number(seen("uid"));
-    expect(uids).toContain(uid);
-    expect(seen("gid")).toBe(`${group.gid}\n`);
-    expect(seen("passwd")).toContain(`\nnixbld:x:${uid}:${group.gid}:Nix build user:/build:/noshell\n`);
-    expect(seen("uid-map")).toMatch(/^\s*0\s+0\s+4294967295\n$/);
+    expect(seen("uid")).toBe("1000\n");
+    expect(seen("gid")).toBe("100\n");
+    expect(seen("passwd")).toContain("\nnixbld:x:1000:100:Nix build user:/build:/noshell\n");
+    // Inside uid 1000 is one build user of the group outside.
+    const [inside, outside, count] = seen("uid-map").trim().split(/\s+/).map(Number);
+    expect([inside, count]).toEqual([1000, 1]);
+    expect(uids).toContain(outside!);
     expect(seen("pid")).toBe("1\n");
     expect(seen("hostname")).toBe("localhost\n");
     expect(seen("outside")).toBe("unreachable\n");
