@@ -36,7 +36,7 @@ export class SocketTransport implements Transport {
   private queuedBytes = 0;
   private paused = false;
   private ended = false;
-  private wake: (() => void) | undefined;
+  private waiter: ((result: IteratorResult<Uint8Array>) => void) | undefined;
   private pending: Uint8Array[] = [];
   private flushed: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private closed = false;
@@ -55,45 +55,51 @@ export class SocketTransport implements Transport {
   }
 
   received(chunk: Uint8Array): void {
+    const waiter = this.waiter;
+    if (waiter !== undefined) {
+      // The reader is waiting: hand the chunk over directly.
+      this.waiter = undefined;
+      waiter({ done: false, value: chunk });
+      return;
+    }
     this.queue.push(chunk);
     this.queuedBytes += chunk.length;
     if (this.queuedBytes > PAUSE_ABOVE && !this.paused) {
       this.paused = true;
       this.socket.pause();
     }
-    this.wake?.();
   }
 
   peerClosed(): void {
     this.ended = true;
     this.closed = true;
     this.hungUp.abort();
-    this.wake?.();
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.({ done: true, value: undefined });
     for (const waiter of this.flushed.splice(0)) waiter.reject(new ConnectionClosedError());
   }
 
   get incoming(): AsyncIterable<Uint8Array> {
-    return { [Symbol.asyncIterator]: () => this.chunks() };
+    // A plain iterator rather than an async generator: one promise per chunk, no generator machinery.
+    const iterator: AsyncIterator<Uint8Array> = { next: () => this.nextChunk() };
+    return { [Symbol.asyncIterator]: () => iterator };
   }
 
-  private async *chunks(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      const chunk = this.queue.shift();
-      if (chunk !== undefined) {
-        this.queuedBytes -= chunk.length;
-        if (this.paused && this.queuedBytes < PAUSE_ABOVE / 2) {
-          this.paused = false;
-          this.socket.resume();
-        }
-        yield chunk;
-        continue;
+  private nextChunk(): Promise<IteratorResult<Uint8Array>> {
+    const chunk = this.queue.shift();
+    if (chunk !== undefined) {
+      this.queuedBytes -= chunk.length;
+      if (this.paused && this.queuedBytes < PAUSE_ABOVE / 2) {
+        this.paused = false;
+        this.socket.resume();
       }
-      if (this.ended) return;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-      this.wake = undefined;
+      return Promise.resolve({ done: false, value: chunk });
     }
+    if (this.ended) return Promise.resolve({ done: true, value: undefined });
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
   }
 
   write(bytes: Uint8Array): Promise<void> {

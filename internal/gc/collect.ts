@@ -22,7 +22,7 @@ import type { LocalStore } from "../store/local-store.ts";
 import { compareBytewise } from "../store-path/store-path.ts";
 import { type StoreAnalysis, analyseStore, hashPartOf } from "./analysis.ts";
 import type { KeepSettings } from "./graph.ts";
-import { type LinksReport, removeUnusedLinks } from "./links.ts";
+import { type LinksReport, removeUnusedLinksInSlices } from "./links.ts";
 import { deadNodes } from "./liveness.ts";
 import { parsesAsStorePath } from "./names.ts";
 import { deletionOrder } from "./scc.ts";
@@ -145,7 +145,7 @@ export function sortPaths(paths: string[], storeDir: string): string[] {
 export async function collectGarbage(store: LocalStore, options: GcOptions): Promise<GcResult> {
   const deleting = options.action === "delete";
   if (deleting) rmSync(join(store.stateDir, "db", "reserved"), { force: true });
-  const session = await GcSession.start(store.stateDir, store.storeDir);
+  const session = await GcSession.start(store.stateDir, store.storeDir, options.log);
   const trash = new Trash(store.realStoreDir);
   try {
     options.log("finding garbage collector roots...");
@@ -156,7 +156,12 @@ export async function collectGarbage(store: LocalStore, options: GcOptions): Pro
       (error: unknown) => ({ names: [], error }),
     );
     const analysis = analyseStore(store, session, options.keep, options.log);
-    if (options.maxFreed <= 0) return { paths: [], bytesFreed: 0, keptMeanwhile: 0 };
+    const cleanLinks = async (): Promise<LinksReport> => {
+      options.log("deleting unused links...");
+      return removeUnusedLinksInSlices(store.realStoreDir, () => session.yieldToClients());
+    };
+    // Nothing may be freed: nothing is looked at, but a collection still cleans .links (as Nix's).
+    if (options.maxFreed <= 0) return { paths: [], bytesFreed: 0, keptMeanwhile: 0, ...(deleting ? { links: await cleanLinks() } : {}) };
     options.log(deleting ? "deleting garbage..." : "determining live/dead paths...");
     const listed = await listing;
     if (listed.error !== undefined) throw new SystemError(`opening directory '${store.realStoreDir}'`, listed.error);
@@ -196,11 +201,8 @@ export async function collectGarbage(store: LocalStore, options: GcOptions): Pro
     }
     for (const name of deadInvalid) await sweeper.removeEntry(name, hashPartOf(storeDir, `${storeDir}/${name}`));
     if (!sweeper.limitReached) await sweeper.deleteComponents(analysis.live, deletionOrder(analysis.live, dead));
-    let links: LinksReport | undefined;
-    if (deleting) {
-      options.log("deleting unused links...");
-      links = removeUnusedLinks(store.realStoreDir);
-    }
+    if (deleting && sweeper.limitReached) options.log(`deleted more than ${options.maxFreed} bytes; stopping`);
+    const links = deleting ? await cleanLinks() : undefined;
     return { paths: sweeper.deleted, bytesFreed: sweeper.bytesFreed, keptMeanwhile: sweeper.keptMeanwhile, links };
   } finally {
     session.close();

@@ -14,7 +14,7 @@ import type { StorePath } from "../store-path/store-path.ts";
 import type { LocalStore } from "../store/local-store.ts";
 import { type StoreAnalysis, analyseStore, keepSettingsOf } from "./analysis.ts";
 import { edgeKind } from "./graph.ts";
-import { removeUnusedLinks } from "./links.ts";
+import { type LinksReport, removeUnusedLinksInSlices } from "./links.ts";
 import { chainTo, describeChain } from "./liveness.ts";
 import { deletionOrder } from "./scc.ts";
 import { GcSession } from "./session.ts";
@@ -28,6 +28,8 @@ export class StillAliveError extends BunixError {
 export interface DeleteResult {
   deleted: StorePath[];
   bytesFreed: number;
+  /** The .links clean-up done afterwards. */
+  links: LinksReport;
 }
 
 export { TRASH_NAME } from "./trash.ts";
@@ -60,9 +62,10 @@ function whyAlive(analysis: StoreAnalysis, wanted: Uint8Array, node: number): st
 }
 
 export async function deletePaths(store: LocalStore, requested: readonly StorePath[], log: (message: string) => void = () => {}): Promise<DeleteResult> {
-  const session = await GcSession.start(store.stateDir, store.storeDir);
+  const session = await GcSession.start(store.stateDir, store.storeDir, log);
   const trash = new Trash(store.realStoreDir);
   try {
+    log("finding garbage collector roots...");
     const analysis = analyseStore(store, session, keepSettingsOf(store), log);
     const { graph } = analysis;
     const byPath = new Map(requested.map((p) => [store.print(p), p]));
@@ -90,8 +93,8 @@ export async function deletePaths(store: LocalStore, requested: readonly StorePa
     }
     const deleted = new Set(sweeper.deleted);
     for (const path of byPath.keys()) if (!deleted.has(path)) refuse(path, "a running process claimed it during the deletion");
-    removeUnusedLinks(store.realStoreDir);
-    return { deleted: sweeper.deleted.map((p) => byPath.get(p)!), bytesFreed: sweeper.bytesFreed };
+    const links = await removeUnusedLinksInSlices(store.realStoreDir, () => session.yieldToClients());
+    return { deleted: sweeper.deleted.map((p) => byPath.get(p)!), bytesFreed: sweeper.bytesFreed, links };
   } finally {
     session.close();
     trash.close();

@@ -6,6 +6,7 @@
 import { lstatSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { SystemError } from "../errors.ts";
+import { type Sliced, runAtOnce, runInSlices } from "../store/time-slices.ts";
 
 export interface LinksReport {
   removed: number;
@@ -14,6 +15,16 @@ export interface LinksReport {
 }
 
 export function removeUnusedLinks(realStoreDir: string): LinksReport {
+  return runAtOnce(sweepLinks(realStoreDir));
+}
+
+/** removeUnusedLinks in slices, `pause` between them (the daemon's other clients are served meanwhile). */
+export function removeUnusedLinksInSlices(realStoreDir: string, pause: () => Promise<void>): Promise<LinksReport> {
+  return runInSlices(sweepLinks(realStoreDir), pause);
+}
+
+/** Pauses only between entries: the link count is checked and the entry removed in one step. */
+function* sweepLinks(realStoreDir: string): Sliced<LinksReport> {
   const dir = join(realStoreDir, ".links");
   let names: string[];
   try {
@@ -26,6 +37,7 @@ export function removeUnusedLinks(realStoreDir: string): LinksReport {
   let unshared = 0;
   let removed = 0;
   for (const name of names) {
+    yield;
     const path = join(dir, name);
     let st;
     try {

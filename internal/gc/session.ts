@@ -6,15 +6,24 @@
  * Temporary roots protect by hash part, so `<path>.lock` or `.chroot`
  * entries of a rooted path are protected too.
  *
+ * One process may serve many clients (the daemon), so a session never
+ * blocks the event loop: sessions of this process run one at a time (an
+ * async mutex), and gc.lock held by another process is waited for by
+ * polling. Right after taking the lock, in the same synchronous step, the
+ * session registers as this process's in-process collector: temporary
+ * roots that this process's other clients add meanwhile (they cannot take
+ * gc.lock shared, and must not wait for our own socket) come straight here
+ * and count like socket roots.
+ *
  * The server runs on the event loop: deletion loops must `await` between
- * paths, and must check `isTempRoot` right before deleting each one. A
- * process holding a session must not add temporary roots through TempRoots
- * (it would wait on its own lock): it is the collector.
+ * paths, and must check `isTempRoot` right before deleting each one.
  */
 import { chmodSync, closeSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Socket, UnixSocketListener } from "bun";
-import { lockFd, openLockFile, tryLockFd } from "../store/locks.ts";
+import { openLockFile, tryLockFd } from "../store/locks.ts";
+import { setInProcessCollector } from "../store/temp-roots.ts";
+import { SLICE_MS, type Sliced, yieldToEventLoop } from "../store/time-slices.ts";
 import { HASH_PART_LENGTH } from "../store-path/store-path.ts";
 import { readTempRoots } from "./temp-roots.ts";
 
@@ -22,29 +31,94 @@ interface ClientState {
   buffer: string;
 }
 
+/** Sessions of this process, one at a time, in the order they asked. */
+class SessionMutex {
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Resolves with the release function once every earlier holder has released. */
+  acquire(): Promise<() => void> {
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const previous = this.tail;
+    this.tail = previous.then(() => mine);
+    return previous.then(() => once(release));
+  }
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+}
+
+const sessions = new SessionMutex();
+
+/** How long to sleep between attempts at gc.lock held by another process (ms, growing). */
+const LOCK_POLL_MAX_MS = 100;
+
+export const WAITING_FOR_GC_LOCK = "waiting for the big garbage collector lock...";
+
 export class GcSession {
   private readonly tempRootHashes = new Set<string>();
   /** Which process holds each temporary root, for messages. */
   private readonly tempRootOwners = new Map<string, string>();
+  private server: UnixSocketListener<ClientState> | undefined;
+  private closed = false;
+  private sliceStart = performance.now();
 
   private constructor(
     private readonly lockFdNumber: number,
-    private readonly server: UnixSocketListener<ClientState>,
+    private readonly storeDir: string,
+    private readonly releaseMutex: () => void,
   ) {}
 
-  /** Takes gc.lock exclusively (waiting if needed), starts the roots server, reads temporary roots. */
-  static async start(stateDir: string, storeDir: string): Promise<GcSession> {
+  /**
+   * Takes gc.lock exclusively (waiting without blocking the event loop),
+   * starts the roots server, reads temporary roots. `onWait` hears Nix's
+   * "waiting for the big garbage collector lock..." when another process
+   * holds it.
+   */
+  static async start(stateDir: string, storeDir: string, onWait: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<GcSession> {
+    const release = await sessions.acquire();
     const lockFile = join(stateDir, "gc.lock");
-    const fd = openLockFile(lockFile);
-    if (!tryLockFd(fd, "exclusive", lockFile)) {
-      process.stderr.write("waiting for the big garbage collector lock...\n");
-      lockFd(fd, "exclusive", lockFile);
+    let fd: number;
+    try {
+      fd = openLockFile(lockFile);
+    } catch (error) {
+      release();
+      throw error;
     }
-    const socketPath = join(stateDir, "gc-socket", "socket");
+    try {
+      if (!tryLockFd(fd, "exclusive", lockFile)) {
+        onWait(WAITING_FOR_GC_LOCK);
+        for (let wait = 1; !tryLockFd(fd, "exclusive", lockFile); wait = Math.min(wait * 2, LOCK_POLL_MAX_MS)) await Bun.sleep(wait);
+      }
+    } catch (error) {
+      closeSync(fd);
+      release();
+      throw error;
+    }
+    // Same synchronous step as the successful tryLock: no client of this process can slip in between.
+    const session = new GcSession(fd, storeDir, release);
+    setInProcessCollector((path) => session.addRoot(path, "{socket}"));
+    try {
+      session.listen(join(stateDir, "gc-socket", "socket"));
+      for (const root of readTempRoots(stateDir)) session.addRoot(root.path, `{temp:${root.pid}}`);
+    } catch (error) {
+      session.close();
+      throw error;
+    }
+    return session;
+  }
+
+  private listen(socketPath: string): void {
     mkdirSync(dirname(socketPath), { recursive: true });
     rmSync(socketPath, { force: true });
-    let session: GcSession | undefined;
-    const server = Bun.listen<ClientState>({
+    const session = this;
+    this.server = Bun.listen<ClientState>({
       unix: socketPath,
       socket: {
         open(socket) {
@@ -55,20 +129,17 @@ export class GcSession {
           for (let nl = socket.data.buffer.indexOf("\n"); nl >= 0; nl = socket.data.buffer.indexOf("\n")) {
             const line = socket.data.buffer.slice(0, nl);
             socket.data.buffer = socket.data.buffer.slice(nl + 1);
-            session?.addRoot(line, storeDir, "{socket}");
+            session.addRoot(line, "{socket}");
             socket.write("1");
           }
         },
       },
     });
     chmodSync(socketPath, 0o666);
-    session = new GcSession(fd, server);
-    for (const root of readTempRoots(stateDir)) session.addRoot(root.path, storeDir, `{temp:${root.pid}}`);
-    return session;
   }
 
-  private addRoot(path: string, storeDir: string, owner: string): void {
-    const prefix = `${storeDir}/`;
+  private addRoot(path: string, owner: string): void {
+    const prefix = `${this.storeDir}/`;
     if (!path.startsWith(prefix)) return;
     const hashPart = path.slice(prefix.length, prefix.length + HASH_PART_LENGTH);
     if (hashPart.length !== HASH_PART_LENGTH) return;
@@ -91,13 +162,42 @@ export class GcSession {
     return this.tempRootOwners.get(hashPart);
   }
 
-  /** Lets the roots server answer pending requests. */
+  /** Lets the roots server answer pending requests (and, in the daemon, other clients be served). */
   async yieldToClients(): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await yieldToEventLoop();
+    this.sliceStart = performance.now();
+  }
+
+  /** Whether the current slice of work has lasted long enough to give the event loop a turn. */
+  private due(): boolean {
+    return performance.now() - this.sliceStart >= SLICE_MS;
+  }
+
+  /**
+   * Yields when the current slice of work has lasted long enough: for loops
+   * whose steps are safe to interleave with other clients (e.g. emptying
+   * the trash), so that a long collection keeps the process responsive.
+   */
+  async yieldIfDue(): Promise<void> {
+    if (this.due()) await this.yieldToClients();
+  }
+
+  /** Runs a sliced computation (time-slices.ts), yielding to clients between slices. */
+  async runSliced<T>(work: Sliced<T>): Promise<T> {
+    for (;;) {
+      const step = work.next();
+      if (step.done) return step.value;
+      if (this.due()) await this.yieldToClients();
+    }
   }
 
   close(): void {
-    this.server.stop(true);
+    if (this.closed) return;
+    this.closed = true;
+    // Same synchronous step as the unlock: from now on, clients write their roots to files again.
+    setInProcessCollector(undefined);
+    this.server?.stop(true);
     closeSync(this.lockFdNumber);
+    this.releaseMutex();
   }
 }

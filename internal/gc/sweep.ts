@@ -12,7 +12,9 @@
  * no client answered in between, the batch's objects are renamed into the
  * trash; they are removed from there afterwards. A client that claims a path
  * while it is being deleted gets its answer only after the rename, and then
- * finds the path invalid and adds it again.
+ * finds the path invalid and adds it again. Removing the trees from the
+ * trash is done in time slices (other clients of the process are served in
+ * between: the objects are no longer anyone's).
  */
 import type { LocalStore } from "../store/local-store.ts";
 import { hashPartOf } from "./analysis.ts";
@@ -20,7 +22,7 @@ import type { LivenessGraph } from "./graph.ts";
 import { markClosure } from "./liveness.ts";
 import { type DeletionOrder, componentCount } from "./scc.ts";
 import type { GcSession } from "./session.ts";
-import { type Trash, deleteTree, treeSize } from "./trash.ts";
+import { type Trash, deleteTreeSliced, treeSize } from "./trash.ts";
 
 /** Paths removed from the database per transaction. */
 const BATCH_PATHS = 2000;
@@ -78,7 +80,7 @@ export class Sweeper {
       return true;
     }
     const moved = this.trash.moveIn(name);
-    this.account(path, moved === undefined ? 0 : deleteTree(moved));
+    this.account(path, moved === undefined ? 0 : await this.session.runSliced(deleteTreeSliced(moved)));
     this.options.onProgress(this);
     return true;
   }
@@ -114,7 +116,9 @@ export class Sweeper {
       const moved: Array<[number, string | undefined]> = [];
       for (const c2 of removed) for (const m of members(c2)) moved.push([m, this.options.dryRun ? undefined : this.trash.moveIn(graph.baseName(m))]);
       for (const [m, inTrash] of moved) {
-        const bytes = this.options.dryRun ? treeSize(`${this.store.realStoreDir}/${graph.baseName(m)}`) : inTrash === undefined ? 0 : deleteTree(inTrash);
+        // Out of the database and the store directory already: emptying the trash may pause.
+        await this.session.yieldIfDue();
+        const bytes = this.options.dryRun ? treeSize(`${this.store.realStoreDir}/${graph.baseName(m)}`) : inTrash === undefined ? 0 : await this.session.runSliced(deleteTreeSliced(inTrash));
         this.account(graph.paths[m]!, bytes);
       }
       this.options.onProgress(this);

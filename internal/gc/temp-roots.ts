@@ -45,7 +45,8 @@ export function readTempRoots(stateDir: string): TempRoot[] {
         writeSync(fd, "d");
         continue;
       }
-      const pid = Number(name);
+      // "<pid>" (Nix) or "<pid>-<n>" (one bunix daemon connection): the leading digits, as Nix's std::stoi reads them.
+      const pid = Number.parseInt(name, 10) || 0;
       for (const path of readFileSync(fd, "latin1").split("\0")) if (path !== "") roots.push({ path, pid });
     } finally {
       closeSync(fd);

@@ -11,6 +11,7 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { SystemError } from "../errors.ts";
+import { type Sliced, runAtOnce } from "../store/time-slices.ts";
 
 export const TRASH_NAME = "trash";
 
@@ -51,6 +52,11 @@ export function treeSize(path: string): number {
 
 /** Deletes a tree (making directories writable first); returns the bytes freed. */
 export function deleteTree(path: string): number {
+  return runAtOnce(deleteTreeSliced(path));
+}
+
+/** deleteTree that may pause after each entry (see time-slices.ts): for trees already out of the store namespace. */
+export function* deleteTreeSliced(path: string): Sliced<number> {
   let st;
   try {
     st = lstatSync(path);
@@ -65,11 +71,12 @@ export function deleteTree(path: string): number {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
       throw new SystemError(`cannot unlink '${path}'`, error);
     }
+    yield;
     return st.nlink <= 2 ? st.size : 0;
   }
   if ((st.mode & 0o700) !== 0o700) chmodSync(path, st.mode | 0o700);
   let bytes = 0;
-  for (const name of readdirSync(path)) bytes += deleteTree(join(path, name));
+  for (const name of readdirSync(path)) bytes += yield* deleteTreeSliced(join(path, name));
   try {
     rmdirSync(path);
   } catch (error) {

@@ -123,6 +123,11 @@ export function canonicalStoreDir(dir: string): string {
 
 /** Parses a full store path (canonicalised lexically first) that lies directly in `storeDir`. */
 export function parseStorePath(storeDir: string, path: string): StorePath {
+  // The common case, a path already in canonical form, skips normalisation (hot in the daemon).
+  if (path.length > storeDir.length + 1 && path.startsWith(storeDir) && path.charCodeAt(storeDir.length) === 0x2f) {
+    const base = path.slice(storeDir.length + 1);
+    if (!base.includes("/") && base !== "." && base !== "..") return StorePath.fromBaseName(base);
+  }
   if (!path.startsWith("/")) throw new StorePathError(`path '${printable(path)}' is not an absolute store path`);
   const canonical = posix.normalize(path).replace(/\/+$/, "");
   const dir = posix.dirname(canonical);

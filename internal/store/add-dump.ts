@@ -10,6 +10,9 @@
  *   (the NAR hash) and, when another algorithm was chosen, with that too;
  * - flat from a NAR (the pre-1.25 AddToStore): the NAR of one regular file
  *   whose contents are taken out.
+ *
+ * Small data (small-add.ts) is taken into memory and written straight to
+ * its path instead.
  */
 import { BunixError } from "../errors.ts";
 import type { HashAlgorithm } from "../hash/algorithm.ts";
@@ -25,7 +28,10 @@ import { type StorePath, checkName, compareStorePaths } from "../store-path/stor
 import { type AddResult, writeCanonicalFile } from "./add.ts";
 import type { LocalStore } from "./local-store.ts";
 import type { PathInfo } from "./path-info.ts";
-import { type Staging, installStaged, withStaging } from "./staging.ts";
+import { regularFileNarPrefix, regularFileNarSuffix } from "../nar/single-file.ts";
+import { bytesSource } from "../stream/byte-source.ts";
+import { takeSmall, takeSmallSource } from "./small-add.ts";
+import { type Staging, installDirect, installStaged, withStaging } from "./staging.ts";
 
 export interface DumpOptions {
   repair?: boolean;
@@ -68,9 +74,24 @@ export async function addFlatContents(
   options: DumpOptions = {},
 ): Promise<AddResult> {
   checkName(name);
+  if ((options.references ?? []).length > 0) throw new BunixError(`a flat content-addressed path ('${name}') cannot have references`);
+  const taken = await takeSmall(contents);
+  if ("whole" in taken) {
+    const data = taken.whole;
+    const narHasher = createHasher("sha256");
+    const prefix = regularFileNarPrefix(data.length, false);
+    const suffix = regularFileNarSuffix(data.length);
+    for (const piece of [prefix, data, suffix]) narHasher.update(piece);
+    const caHasher = createHasher(algorithm);
+    caHasher.update(data);
+    const narSize = prefix.length + data.length + suffix.length;
+    const info = fixedInfo(store, "flat", caHasher.finish(), name, { hash: narHasher.finish(), size: narSize }, []);
+    const write = async (real: string) => void (await writeCanonicalFile(real, [data], false, () => {}));
+    return { path: info.path, added: await installDirect(store, info, write, { repair: options.repair ?? false }) };
+  }
   return withStaging(store, async (staging) => {
     const hasher = createHasher(algorithm);
-    await writeCanonicalFile(staging.objectPath, contents, false, (chunk) => hasher.update(chunk));
+    await writeCanonicalFile(staging.objectPath, taken.replay, false, (chunk) => hasher.update(chunk));
     return installFlat(store, staging, name, hasher.finish(), options);
   });
 }
@@ -96,6 +117,27 @@ export async function addFlatFromNar(store: LocalStore, name: string, algorithm:
 export async function addRecursiveNar(store: LocalStore, name: string, algorithm: HashAlgorithm, nar: ByteSource, options: DumpOptions = {}): Promise<AddResult> {
   checkName(name);
   const references = options.references ?? [];
+  const caseHack = store.settings.bool("use-case-hack");
+  if (options.requireEnd) {
+    // A payload that ends with the NAR (framed): small ones are written straight to their path.
+    const taken = await takeSmallSource(nar);
+    if ("whole" in taken) {
+      options.onNarRead?.();
+      const narHasher = createHasher("sha256");
+      narHasher.update(taken.whole);
+      const narHash = narHasher.finish();
+      let caHash = narHash;
+      if (algorithm !== "sha256") {
+        const caHasher = createHasher(algorithm);
+        caHasher.update(taken.whole);
+        caHash = caHasher.finish();
+      }
+      const info = fixedInfo(store, "recursive", caHash, name, { hash: narHash, size: taken.whole.length }, references);
+      const write = (real: string) => restoreNar(bytesSource(taken.whole), real, { canonical: true, caseHack, requireEnd: true });
+      return { path: info.path, added: await installDirect(store, info, write, { repair: options.repair ?? false }) };
+    }
+    nar = taken.replay;
+  }
   return withStaging(store, async (staging) => {
     const narHasher = createHasher("sha256");
     const caHasher = algorithm === "sha256" ? undefined : createHasher(algorithm);
@@ -106,7 +148,7 @@ export async function addRecursiveNar(store: LocalStore, name: string, algorithm
       size += bytes.length;
     });
     try {
-      await restoreNar(nar, staging.objectPath, { canonical: true, caseHack: store.settings.bool("use-case-hack"), requireEnd: options.requireEnd ?? false });
+      await restoreNar(nar, staging.objectPath, { canonical: true, caseHack, requireEnd: options.requireEnd ?? false });
     } finally {
       nar.setTap(undefined);
     }

@@ -8,6 +8,7 @@ import { closeSync, constants, futimesSync, lstatSync, openSync, writeSync } fro
 import { posix } from "node:path";
 import { BunixError, SystemError } from "../errors.ts";
 import type { HashAlgorithm } from "../hash/algorithm.ts";
+import type { Hash } from "../hash/hash.ts";
 import { createHasher } from "../hash/hasher.ts";
 import { dumpPath } from "../nar/dump.ts";
 import { hashPath } from "../nar/hash-path.ts";
@@ -20,7 +21,9 @@ import { type IngestionMethod, makeFixedOutputPath, makeTextPath } from "../stor
 import { ReferenceScanner } from "../store-path/reference-scanner.ts";
 import { type StorePath, checkName } from "../store-path/store-path.ts";
 import type { LocalStore } from "./local-store.ts";
-import { type Staging, installStaged, withStaging } from "./staging.ts";
+import type { PathInfo } from "./path-info.ts";
+import { takeSmall } from "./small-add.ts";
+import { type Staging, installDirect, installStaged, withStaging } from "./staging.ts";
 
 export interface AddPathOptions {
   method: IngestionMethod;
@@ -140,22 +143,11 @@ export async function addText(
   options: AddTextOptions,
 ): Promise<AddResult> {
   checkName(name);
-  return withStaging(store, async (staging: Staging) => {
-    const contentHasher = createHasher("sha256");
-    const candidates = options.references === "scan" ? store.queryAllValidPaths() : [];
-    const scanner = new ReferenceScanner(candidates.map((p) => p.hashPart));
-    await writeCanonicalFile(staging.objectPath, contents, false, (chunk) => {
-      contentHasher.update(chunk);
-      scanner.update(chunk);
-    });
-    // The NAR frame needs the size up front: hash the staged file rather than buffer the contents.
-    const nar = hashPath(staging.objectPath);
-    const found = scanner.found();
+  const candidates = options.references === "scan" ? store.queryAllValidPaths() : [];
+  const infoOf = (hash: Hash, found: Set<string>, nar: { hash: Hash; narSize: number }): PathInfo => {
     const references = options.references === "scan" ? candidates.filter((p) => found.has(p.hashPart)) : [...options.references];
-    const hash = contentHasher.finish();
-    const path = makeTextPath(name, hash, references, store.storeDir);
-    const info = {
-      path,
+    return {
+      path: makeTextPath(name, hash, references, store.storeDir),
       narHash: nar.hash,
       narSize: nar.narSize,
       references,
@@ -165,6 +157,32 @@ export async function addText(
       signatures: [],
       ca: formatContentAddress({ method: "text", hash }),
     };
-    return { path, added: await installStaged(store, staging, info, { repair: options.repair ?? false }) };
+  };
+  const taken = await takeSmall(contents);
+  if ("whole" in taken) {
+    // Small (a .drv, builtins.toFile): hashed in memory, written straight to its path.
+    const data = taken.whole;
+    const scanner = new ReferenceScanner(candidates.map((p) => p.hashPart));
+    scanner.update(data);
+    const contentHasher = createHasher("sha256");
+    contentHasher.update(data);
+    const narHasher = createHasher("sha256");
+    const prefix = regularFileNarPrefix(data.length, false);
+    const suffix = regularFileNarSuffix(data.length);
+    for (const piece of [prefix, data, suffix]) narHasher.update(piece);
+    const info = infoOf(contentHasher.finish(), scanner.found(), { hash: narHasher.finish(), narSize: prefix.length + data.length + suffix.length });
+    const write = async (real: string) => void (await writeCanonicalFile(real, [data], false, () => {}));
+    return { path: info.path, added: await installDirect(store, info, write, { repair: options.repair ?? false }) };
+  }
+  return withStaging(store, async (staging: Staging) => {
+    const contentHasher = createHasher("sha256");
+    const scanner = new ReferenceScanner(candidates.map((p) => p.hashPart));
+    await writeCanonicalFile(staging.objectPath, taken.replay, false, (chunk) => {
+      contentHasher.update(chunk);
+      scanner.update(chunk);
+    });
+    // The NAR frame needs the size up front: hash the staged file rather than buffer the contents.
+    const info = infoOf(contentHasher.finish(), scanner.found(), hashPath(staging.objectPath));
+    return { path: info.path, added: await installStaged(store, staging, info, { repair: options.repair ?? false }) };
   });
 }

@@ -96,17 +96,17 @@ export class LocalStore {
   }
 
   queryPathInfo(path: StorePath): PathInfo | undefined {
-    return this.db.snapshot(() => {
-      const row = this.db.get<ValidPathRow>(
-        "select id, path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca from ValidPaths where path = ?",
-        this.print(path),
-      );
-      if (!row) return undefined;
-      const references = this.db
-        .all<{ path: string }>("select path from Refs join ValidPaths on reference = id where referrer = ?", row.id)
-        .map((r) => this.parse(r.path));
-      return pathInfoFromRow(row, references, this.storeDir);
-    });
+    // One statement (a consistent read by itself): the references come
+    // joined by spaces, which no store path contains.
+    const row = this.db.get<ValidPathRow & { refs: string | null }>(
+      `select id, path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca,
+         (select group_concat(v.path, ' ') from Refs r join ValidPaths v on r.reference = v.id where r.referrer = p.id) as refs
+       from ValidPaths p where path = ?`,
+      this.print(path),
+    );
+    if (!row) return undefined;
+    const references = row.refs ? row.refs.split(" ").map((r) => this.parse(r)) : [];
+    return pathInfoFromRow(row, references, this.storeDir);
   }
 
   queryReferrers(path: StorePath): StorePath[] {

@@ -27,6 +27,7 @@ import { join } from "node:path";
 import { SystemError } from "../errors.ts";
 import type { LocalStore } from "./local-store.ts";
 import { type DirEntry, fileNarHash, joinBytes, listDirectory, loadInodes } from "./optimise-files.ts";
+import { SLICE_MS, yieldToEventLoop } from "./time-slices.ts";
 
 export interface OptimiseStats {
   filesLinked: number;
@@ -39,7 +40,15 @@ export interface OptimiseStats {
 export interface OptimiseOptions {
   /** Messages Nix prints (warnings, "has maximum number of links"). */
   log?(message: string): void;
+  /** After each path, and once before the first (Nix's progress: paths done of the valid paths). */
   onProgress?(stats: OptimiseStats, total: number): void;
+  /** A path is about to be optimised ("optimising path '…'"); onPathEnd follows, even on failure. */
+  onPathStart?(path: string): void;
+  onPathEnd?(path: string): void;
+  /** A file was replaced by a link to `linkPath` (Nix's "linking '…' to '…'" and resFileLinked). */
+  onLinked?(path: string, linkPath: string, size: number, blocks: number): void;
+  /** Called between paths; a daemon gives other clients a turn here (time-slices.ts). */
+  pause?(): Promise<void>;
 }
 
 const S_IFMT = 0o170000;
@@ -62,6 +71,7 @@ class Optimiser {
     private readonly realStoreDir: string,
     readonly inodes: Set<number>,
     private readonly log: (message: string) => void,
+    private readonly onLinked?: OptimiseOptions["onLinked"],
   ) {
     this.linksDir = join(realStoreDir, ".links");
     this.storeDirBytes = Buffer.from(realStoreDir);
@@ -168,6 +178,7 @@ class Optimiser {
       throw new SystemError(`cannot rename '${tempLink}' to '${path.toString()}'`, error);
     }
     this.inodes.add(pool.ino);
+    this.onLinked?.(path.toString(), linkPath, st.size, st.blocks);
     this.stats.filesLinked++;
     this.stats.bytesFreed += st.size;
     this.stats.blocksFreed += st.blocks;
@@ -189,29 +200,45 @@ function lstatOrUndefined(path: string): { ino: number; size: number; nlink: num
   }
 }
 
-/** `nix-store --optimise`: every valid path, each under a temporary root. */
+/**
+ * `nix-store --optimise`: every valid path in Nix's order (by base name),
+ * each under a temporary root. Between paths, `pause` (or, without it, a
+ * turn of the event loop now and then) lets a daemon's other clients in.
+ */
 export async function optimiseStore(store: LocalStore, options: OptimiseOptions = {}): Promise<OptimiseStats> {
   const log = options.log ?? (() => {});
-  const paths = store.db.all<{ path: string }>("select path from ValidPaths").map((r) => r.path);
-  const optimiser = new Optimiser(store.realStoreDir, loadInodes(join(store.realStoreDir, ".links")), log);
+  // The index on path is bytewise (BINARY collation): Nix's order of store paths.
+  const paths = store.db.all<{ path: string }>("select path from ValidPaths order by path").map((r) => r.path);
+  const optimiser = new Optimiser(store.realStoreDir, loadInodes(join(store.realStoreDir, ".links")), log, options.onLinked);
   const skip = store.storeDir.length + 1;
   const storeEntries = new Map<string, DirEntry>();
   for (const entry of listDirectory(Buffer.from(store.realStoreDir))) storeEntries.set(entry.name.toString("latin1"), entry);
+  const pause = options.pause ?? yieldToEventLoop;
+  let sliceStart = performance.now();
+  options.onProgress?.(optimiser.stats, paths.length);
   for (const path of paths) {
+    if (performance.now() - sliceStart >= SLICE_MS) {
+      await pause();
+      sliceStart = performance.now();
+    }
     const baseName = path.slice(skip);
     const entry = storeEntries.get(Buffer.from(baseName).toString("latin1"));
-    optimiser.stats.pathsDone++;
-    if (entry !== undefined && optimiser.inodes.has(entry.ino)) continue;
-    store.tempRoots.add(path);
-    if (store.db.get("select 1 as one from ValidPaths where path = ?", path) === undefined) continue; // collected meanwhile
-    try {
-      optimiser.optimiseTree(joinBytes(Buffer.from(store.realStoreDir), Buffer.from(baseName)));
-    } catch (error) {
-      if (errnoOf(error) === "ENOENT") continue;
-      throw error;
+    // Already in the pool (a file object): nothing to do, and no root needed.
+    const pooled = entry !== undefined && optimiser.inodes.has(entry.ino);
+    if (!pooled) {
+      store.tempRoots.add(path);
+      if (store.db.get("select 1 as one from ValidPaths where path = ?", path) === undefined) continue; // collected meanwhile
     }
+    options.onPathStart?.(path);
+    try {
+      if (!pooled) optimiser.optimiseTree(joinBytes(Buffer.from(store.realStoreDir), Buffer.from(baseName)));
+    } catch (error) {
+      if (errnoOf(error) !== "ENOENT") throw error;
+    } finally {
+      options.onPathEnd?.(path);
+    }
+    optimiser.stats.pathsDone++;
     options.onProgress?.(optimiser.stats, paths.length);
-    if (optimiser.stats.pathsDone % 256 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return optimiser.stats;
 }

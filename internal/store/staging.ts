@@ -59,7 +59,28 @@ export interface InstallOptions {
  * store's write queue when it has one). Returns false when the path was
  * already valid (the staged copy is then discarded).
  */
-export async function installStaged(store: LocalStore, staging: Staging, info: PathInfo, options: InstallOptions = {}): Promise<boolean> {
+export function installStaged(store: LocalStore, staging: Staging, info: PathInfo, options: InstallOptions = {}): Promise<boolean> {
+  return installDirect(
+    store,
+    info,
+    async (real) => {
+      try {
+        renameSync(staging.objectPath, real);
+      } catch (error) {
+        throw new SystemError(`moving '${staging.objectPath}' to '${real}'`, error);
+      }
+    },
+    options,
+  );
+}
+
+/**
+ * Puts an object whose info is known at its store path with `write`, under
+ * the path's lock, and registers it. Returns false when it was valid
+ * already (then nothing is written, unless repairing). A failed write or
+ * registration leaves nothing behind.
+ */
+export async function installDirect(store: LocalStore, info: PathInfo, write: (real: string) => Promise<void>, options: InstallOptions = {}): Promise<boolean> {
   const repair = options.repair ?? false;
   store.tempRoots.add(store.print(info.path));
   if (!repair && store.isValid(info.path)) return false;
@@ -72,11 +93,7 @@ export async function installStaged(store: LocalStore, staging: Staging, info: P
       return false;
     }
     removeTree(real);
-    try {
-      renameSync(staging.objectPath, real);
-    } catch (error) {
-      throw new SystemError(`moving '${staging.objectPath}' to '${real}'`, error);
-    }
+    await write(real);
     await registerThrough(store, [info]);
     registered = true;
     // auto-optimise-store: the path is valid and temp-rooted; deduplicate its files now.

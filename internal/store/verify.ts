@@ -27,7 +27,8 @@ import { type StorePath, compareStorePaths } from "../store-path/store-path.ts";
 import { canonicalisePathMetaData } from "./canonicalise.ts";
 import type { LocalStore } from "./local-store.ts";
 import type { PathInfo } from "./path-info.ts";
-import { lockFd, openLockFile, tryLockFd } from "./locks.ts";
+import { lockFd, lockFdAsync, openLockFile, tryLockFd } from "./locks.ts";
+import { type Sliced, runAtOnce, runInSlices } from "./time-slices.ts";
 import { CONTENT_REPAIR_UNAVAILABLE, type VerifyEvent, type VerifyPhase, type VerifyProblem, type VerifyReport, metadataProblem } from "./verify-report.ts";
 
 export interface VerifyOptions {
@@ -40,13 +41,31 @@ export interface VerifyOptions {
   onEvent?: (event: VerifyEvent) => void;
 }
 
+const WAITING_FOR_GC_LOCK = "waiting for the big garbage collector lock...";
+
 /** Holds `gc.lock` shared: a collector (which takes it exclusively) cannot run meanwhile. */
 export function lockGarbageCollector(store: LocalStore, onWait: (message: string) => void): () => void {
   const file = join(store.stateDir, "gc.lock");
   const fd = openLockFile(file);
   if (!tryLockFd(fd, "shared", file)) {
-    onWait("waiting for the big garbage collector lock...");
+    onWait(WAITING_FOR_GC_LOCK);
     lockFd(fd, "shared", file);
+  }
+  return () => closeSync(fd);
+}
+
+/** lockGarbageCollector without blocking the event loop (a collector may be another client of this very process). */
+export async function lockGarbageCollectorAsync(store: LocalStore, onWait: (message: string) => void): Promise<() => void> {
+  const file = join(store.stateDir, "gc.lock");
+  const fd = openLockFile(file);
+  try {
+    if (!tryLockFd(fd, "shared", file)) {
+      onWait(WAITING_FOR_GC_LOCK);
+      await lockFdAsync(fd, "shared", file);
+    }
+  } catch (error) {
+    closeSync(fd);
+    throw error;
   }
   return () => closeSync(fd);
 }
@@ -115,33 +134,37 @@ class Verifier {
     this.emit({ type: "problem", problem });
   }
 
-  run(): VerifyReport {
+  /** The whole check, pausing between objects; call with gc.lock held shared. */
+  *run(): Sliced<VerifyReport> {
     const store = this.store;
-    this.phase("reading");
-    const unlock = lockGarbageCollector(store, (message) => this.emit({ type: "waiting", message }));
+    let listing: Set<string>;
     try {
-      let listing: Set<string>;
-      try {
-        listing = new Set(readdirSync(store.realStoreDir));
-      } catch (error) {
-        throw new SystemError(`reading the store directory '${store.realStoreDir}'`, error);
-      }
-      this.phase("existence");
-      const valid = store.queryAllValidPaths();
-      const present = this.checkExistence(valid, listing);
-      if (this.options.checkMetadata !== false) this.checkMetadata(present);
-      if (this.options.checkContents) {
-        this.checkLinks();
-        this.checkContents(present);
-      }
-      return { validPaths: valid.length, contentsChecked: this.contents, linksChecked: this.links, entriesChecked: this.entries, problems: this.problems };
-    } finally {
-      unlock();
+      listing = new Set(readdirSync(store.realStoreDir));
+    } catch (error) {
+      throw new SystemError(`reading the store directory '${store.realStoreDir}'`, error);
     }
+    this.phase("existence");
+    const valid = store.queryAllValidPaths();
+    const present = yield* this.checkExistence(valid, listing);
+    if (this.options.checkMetadata !== false) yield* this.checkMetadata(present);
+    if (this.options.checkContents) {
+      yield* this.checkLinks();
+      yield* this.checkContents(present);
+    }
+    return { validPaths: valid.length, contentsChecked: this.contents, linksChecked: this.links, entriesChecked: this.entries, problems: this.problems };
+  }
+
+  waiting(message: string): void {
+    this.emit({ type: "waiting", message });
+  }
+
+  /** "reading the Nix store..." comes before the wait for the lock, as in Nix. */
+  reading(): void {
+    this.phase("reading");
   }
 
   /** Nix's verifyPath over every valid path; returns the present ones, sorted. */
-  private checkExistence(valid: readonly StorePath[], listing: ReadonlySet<string>): StorePath[] {
+  private *checkExistence(valid: readonly StorePath[], listing: ReadonlySet<string>): Sliced<StorePath[]> {
     const store = this.store;
     const done = new Set<string>();
     const present = new Map<string, StorePath>();
@@ -181,6 +204,7 @@ class Verifier {
       }
     };
     for (const [i, path] of valid.entries()) {
+      yield;
       this.emit({ type: "progress", phase: "existence", done: i, total: valid.length, item: path.baseName });
       visit(path);
     }
@@ -200,7 +224,7 @@ class Verifier {
     });
   }
 
-  private checkMetadata(present: readonly StorePath[]): void {
+  private *checkMetadata(present: readonly StorePath[]): Sliced<void> {
     this.phase("metadata");
     const store = this.store;
     const options = {
@@ -210,6 +234,7 @@ class Verifier {
       ignoredXattrs: store.settings.list("ignored-acls"),
     };
     for (const [i, path] of present.entries()) {
+      yield;
       this.emit({ type: "progress", phase: "metadata", done: i, total: present.length, item: path.baseName });
       const report = canonicalisePathMetaData(store.realPath(path), options);
       this.entries += report.entries;
@@ -221,7 +246,7 @@ class Verifier {
     }
   }
 
-  private checkLinks(): void {
+  private *checkLinks(): Sliced<void> {
     this.phase("links");
     const linksDir = join(this.store.realStoreDir, ".links");
     let names: string[];
@@ -233,6 +258,7 @@ class Verifier {
       return;
     }
     for (const [i, name] of names.entries()) {
+      yield;
       this.emit({ type: "progress", phase: "links", done: i, total: names.length, item: name });
       const link = join(linksDir, name);
       let actual: string;
@@ -260,11 +286,12 @@ class Verifier {
     }
   }
 
-  private checkContents(present: readonly StorePath[]): void {
+  private *checkContents(present: readonly StorePath[]): Sliced<void> {
     this.phase("contents");
     const store = this.store;
     const caseHack = store.settings.bool("use-case-hack");
     for (const [i, path] of present.entries()) {
+      yield;
       this.emit({ type: "progress", phase: "contents", done: i, total: present.length, item: path.baseName });
       // Already reported as unreadable or of a bad type: hashing would only say it again.
       if (this.broken.has(path.baseName)) continue;
@@ -326,5 +353,29 @@ class Verifier {
 
 /** Checks (and with `repair`, fixes) the whole store; see the module comment. */
 export function verifyStore(store: LocalStore, options: VerifyOptions = {}): VerifyReport {
-  return new Verifier(store, options).run();
+  const verifier = new Verifier(store, options);
+  verifier.reading();
+  const unlock = lockGarbageCollector(store, (message) => verifier.waiting(message));
+  try {
+    return runAtOnce(verifier.run());
+  } finally {
+    unlock();
+  }
+}
+
+/**
+ * verifyStore for a process serving many clients (the daemon): the lock is
+ * waited for and the work done in slices, `pause` between them, so that
+ * other clients are served meanwhile (a collector among them waits for the
+ * end, as it would for another process).
+ */
+export async function verifyStoreInSlices(store: LocalStore, options: VerifyOptions, pause?: () => Promise<void>): Promise<VerifyReport> {
+  const verifier = new Verifier(store, options);
+  verifier.reading();
+  const unlock = await lockGarbageCollectorAsync(store, (message) => verifier.waiting(message));
+  try {
+    return await runInSlices(verifier.run(), pause);
+  } finally {
+    unlock();
+  }
 }
