@@ -8,14 +8,16 @@ for (let i = 0; i < 16; i++) {
   NIBBLE[HEX.toUpperCase().charCodeAt(i)] = i;
 }
 
+// Buffer's native hex codec is several times faster than a JavaScript loop (path info is formatted per daemon request).
 export function encodeBase16(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += HEX[b >>> 4]! + HEX[b & 15]!;
-  return out;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex");
 }
 
 export function decodeBase16(text: string): Uint8Array {
   if (text.length % 2 !== 0) throw new HashError(`invalid base-16 hash '${text}': odd length`);
+  // Buffer stops at the first pair that is not hex: a short result means bad input, located by the loop below.
+  const fast = Buffer.from(text, "hex");
+  if (fast.length === text.length / 2) return new Uint8Array(fast); // a copy: never a view of a shared pool
   const out = new Uint8Array(text.length / 2);
   for (let i = 0; i < out.length; i++) {
     const hi = nibble(text, 2 * i);

@@ -12,7 +12,7 @@ import { HASH_PART_LENGTH, type StorePath, parseStorePath } from "../store-path/
 import type { StoreDatabase } from "./database.ts";
 import { InvalidPathError } from "./errors.ts";
 import { emptyDatabase, openLocalStore, storeExists } from "./open-store.ts";
-import { type PathInfo, type ValidPathRow, pathInfoFromRow } from "./path-info.ts";
+import { type PathInfo, type PathRecord, type ValidPathRow, pathInfoFromRow } from "./path-info.ts";
 import { TempRoots } from "./temp-roots.ts";
 import type { WriteQueue } from "./write-queue.ts";
 
@@ -96,6 +96,15 @@ export class LocalStore {
   }
 
   queryPathInfo(path: StorePath): PathInfo | undefined {
+    const record = this.queryPathRecord(path);
+    return record && pathInfoFromRow(record.row, record.references.map((r) => this.parse(r)), this.storeDir);
+  }
+
+  /**
+   * A valid path's row as stored, its references as printed paths: for
+   * callers that only pass the fields on (the daemon's path-info replies).
+   */
+  queryPathRecord(path: StorePath): PathRecord | undefined {
     // One statement (a consistent read by itself): the references come
     // joined by spaces, which no store path contains.
     const row = this.db.get<ValidPathRow & { refs: string | null }>(
@@ -105,8 +114,7 @@ export class LocalStore {
       this.print(path),
     );
     if (!row) return undefined;
-    const references = row.refs ? row.refs.split(" ").map((r) => this.parse(r)) : [];
-    return pathInfoFromRow(row, references, this.storeDir);
+    return { row, references: row.refs ? row.refs.split(" ") : [] };
   }
 
   queryReferrers(path: StorePath): StorePath[] {

@@ -37,6 +37,12 @@ export interface ValidPathRow extends Row {
   ca: string | null;
 }
 
+/** A row with its references as stored (printed paths, unsorted). */
+export interface PathRecord {
+  row: ValidPathRow;
+  references: string[];
+}
+
 export function hashColumn(hash: Hash): string {
   return hash.format("base16", true);
 }

@@ -30,6 +30,12 @@ export interface ByteSource {
   readSome(max: number): Promise<Uint8Array>;
   /** True when no byte is left. */
   atEnd(): Promise<boolean>;
+  /** Bytes that can be taken right now, without waiting for more input. */
+  readonly buffered: number;
+  /** `n` bytes at `offset` past the read position, if buffered; nothing is consumed. */
+  peekBuffered(offset: number, n: number): Uint8Array | undefined;
+  /** Exactly `n` bytes if they are buffered (consumed), else undefined (nothing consumed). */
+  takeBuffered(n: number): Uint8Array | undefined;
 }
 
 type ChunkIterator = AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
@@ -92,6 +98,24 @@ export class ChunkSource implements ByteSource {
       filled += take;
     }
     return this.scratch.subarray(0, n);
+  }
+
+  get buffered(): number {
+    return this.chunk.length - this.offset;
+  }
+
+  peekBuffered(offset: number, n: number): Uint8Array | undefined {
+    const start = this.offset + offset;
+    return start + n <= this.chunk.length ? this.chunk.subarray(start, start + n) : undefined;
+  }
+
+  takeBuffered(n: number): Uint8Array | undefined {
+    if (this.chunk.length - this.offset < n) return undefined;
+    const view = this.chunk.subarray(this.offset, this.offset + n);
+    this.offset += n;
+    this.consumed += n;
+    this.tap?.(view);
+    return view;
   }
 
   async readSome(max: number): Promise<Uint8Array> {

@@ -14,6 +14,18 @@ export const MAX_LIST = 1 << 24;
 
 const decoder = new TextDecoder();
 
+/** Bytes as one char per byte, read through a view (no copy). */
+function latin1Of(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+}
+
+/** A little-endian u64 from 8 bytes, or undefined when it does not fit in 2^53. */
+function decodeU64(bytes: Uint8Array): number | undefined {
+  const low = (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0;
+  const high = (bytes[4]! | (bytes[5]! << 8) | (bytes[6]! << 16) | (bytes[7]! << 24)) >>> 0;
+  return high >= 0x200000 ? undefined : high * 0x100000000 + low;
+}
+
 export class WireReader {
   constructor(readonly source: ByteSource) {}
 
@@ -23,6 +35,15 @@ export class WireReader {
 
   /** A u64 that must fit in a JavaScript number (2^53), as every count and size does. */
   async u64(what: string): Promise<number> {
+    // Fast path (the usual case: a whole request arrives in one chunk): no awaits inside.
+    const buffered = this.source.peekBuffered(0, 8);
+    if (buffered !== undefined) {
+      const value = decodeU64(buffered);
+      if (value !== undefined) {
+        this.source.takeBuffered(8);
+        return value;
+      }
+    }
     const at = this.source.position;
     const bytes = await this.source.readExact(8);
     const low = (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0;
@@ -39,6 +60,14 @@ export class WireReader {
 
   /** A u64 narrowed to 32 bits (op codes, versions), as Nix narrows them. */
   async u32(what: string): Promise<number> {
+    const buffered = this.source.peekBuffered(0, 8);
+    if (buffered !== undefined) {
+      const value = decodeU64(buffered);
+      if (value !== undefined && value <= 0xffffffff) {
+        this.source.takeBuffered(8);
+        return value;
+      }
+    }
     const at = this.source.position;
     const value = await this.u64Big(what);
     if (value > 0xffffffffn) throw new WireError(`serialised integer ${value} is too large for ${what}`, at);
@@ -46,7 +75,7 @@ export class WireReader {
   }
 
   async bool(_what: string): Promise<boolean> {
-    const bytes = await this.source.readExact(8);
+    const bytes = this.source.takeBuffered(8) ?? (await this.source.readExact(8));
     for (let i = 0; i < 8; i++) if (bytes[i] !== 0) return true;
     return false;
   }
@@ -76,16 +105,40 @@ export class WireReader {
 
   /** A string as text: UTF-8 decoded (invalid sequences become U+FFFD). */
   async text(what: string, max = MAX_STRING): Promise<string> {
+    const buffered = this.takeBufferedString(max);
+    if (buffered !== undefined) return buffered.length === 0 ? "" : decoder.decode(buffered);
     const n = await this.length(what, max);
     const out = n === 0 ? "" : decoder.decode(await this.source.readExact(n));
     await this.padding(n, what);
     return out;
   }
 
+  /**
+   * A whole string (length, bytes, zero padding) if it is all buffered, else
+   * undefined with nothing consumed; malformed input is left to the slow path,
+   * which reports it with its position.
+   */
+  private takeBufferedString(max: number): Uint8Array | undefined {
+    const head = this.source.peekBuffered(0, 8);
+    if (head === undefined) return undefined;
+    const n = decodeU64(head);
+    if (n === undefined || n > max) return undefined;
+    const padded = (n + 7) & ~7;
+    if (this.source.buffered < 8 + padded) return undefined;
+    const padding = this.source.peekBuffered(8 + n, padded - n)!;
+    for (let i = 0; i < padding.length; i++) if (padding[i] !== 0) return undefined;
+    this.source.takeBuffered(8);
+    const bytes = this.source.takeBuffered(n)!;
+    this.source.takeBuffered(padded - n);
+    return bytes;
+  }
+
   /** A string whose bytes are kept one char per byte (store paths, derivation fields). */
   async latin1(what: string, max = MAX_STRING): Promise<string> {
+    const buffered = this.takeBufferedString(max);
+    if (buffered !== undefined) return buffered.length === 0 ? "" : latin1Of(buffered);
     const n = await this.length(what, max);
-    const out = n === 0 ? "" : Buffer.from(await this.source.readExact(n)).toString("latin1");
+    const out = n === 0 ? "" : latin1Of(await this.source.readExact(n));
     await this.padding(n, what);
     return out;
   }

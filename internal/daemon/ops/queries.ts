@@ -7,7 +7,7 @@ import { InvalidPathError } from "../../store/errors.ts";
 import { Verbosity } from "../../wire/worker-protocol.ts";
 import { writePathInfo } from "../../wire/worker-types.ts";
 import type { Connection, OpHandler } from "../connection.ts";
-import { toWirePathInfo } from "./path-info.ts";
+import { recordToWirePathInfo, toWirePathInfo } from "./path-info.ts";
 
 const isValidPath: OpHandler = async (c) => {
   const path = await c.readPath("the path");
@@ -18,12 +18,12 @@ const isValidPath: OpHandler = async (c) => {
 const queryPathInfo: OpHandler = async (c) => {
   const path = await c.readPath("the path");
   const info = await c.work(() => {
-    const found = c.store.queryPathInfo(path);
+    const found = c.store.queryPathRecord(path);
     if (!found && c.minor < 17) throw new InvalidPathError(c.store.print(path));
-    return found;
+    return found && recordToWirePathInfo(found);
   });
   if (c.minor >= 17) c.out.writer.bool(info !== undefined);
-  if (info) writePathInfo(c.out.writer, toWirePathInfo(c.store, info), c.minor);
+  if (info) writePathInfo(c.out.writer, info, c.minor);
 };
 
 const queryPathHash: OpHandler = async (c) => {
