@@ -6,8 +6,9 @@ import { compareBytewise } from "../store-path/store-path.ts";
  * write. Sets are written sorted (bytewise), as Nix does.
  */
 export class WireWriter {
-  private buffer = new Uint8Array(4096);
-  private view = new DataView(this.buffer.buffer);
+  // A Buffer, so that strings are encoded straight into it (no intermediate copy per string).
+  private buffer = Buffer.alloc(4096);
+  private view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
   private length = 0;
 
   get size(): number {
@@ -18,10 +19,10 @@ export class WireWriter {
     if (this.length + n <= this.buffer.length) return;
     let capacity = this.buffer.length * 2;
     while (capacity < this.length + n) capacity *= 2;
-    const next = new Uint8Array(capacity);
+    const next = Buffer.alloc(capacity);
     next.set(this.buffer.subarray(0, this.length));
     this.buffer = next;
-    this.view = new DataView(next.buffer);
+    this.view = new DataView(next.buffer, next.byteOffset, next.length);
   }
 
   u64(value: number | bigint): this {
@@ -53,12 +54,23 @@ export class WireWriter {
 
   /** Text as UTF-8. */
   text(value: string): this {
-    return this.bytes(Buffer.from(value, "utf8"));
+    return this.encoded(value, Buffer.byteLength(value, "utf8"), "utf8");
   }
 
   /** A string of one char per byte (store paths, derivation fields). */
   latin1(value: string): this {
-    return this.bytes(Buffer.from(value, "latin1"));
+    return this.encoded(value, value.length, "latin1");
+  }
+
+  /** A string of `length` bytes once encoded, with its padding. */
+  private encoded(value: string, length: number, encoding: "utf8" | "latin1"): this {
+    const padded = (length + 7) & ~7;
+    this.u64(length);
+    this.reserve(padded);
+    if (length > 0) this.buffer.write(value, this.length, length, encoding);
+    this.buffer.fill(0, this.length + length, this.length + padded);
+    this.length += padded;
+    return this;
   }
 
   /** A list in the given order. */
@@ -83,11 +95,11 @@ export class WireWriter {
 
   /** Everything written so far (a copy), leaving the writer empty. */
   take(): Uint8Array {
-    const out = this.buffer.slice(0, this.length);
+    const out = new Uint8Array(this.buffer.subarray(0, this.length)); // a plain copy (Buffer#slice would share memory)
     this.length = 0;
     if (this.buffer.length > 1 << 20) {
-      this.buffer = new Uint8Array(4096);
-      this.view = new DataView(this.buffer.buffer);
+      this.buffer = Buffer.alloc(4096);
+      this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
     }
     return out;
   }
