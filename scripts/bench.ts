@@ -4,6 +4,10 @@
  *
  * - nar: NAR dump and hash of a generated tree and a 1 GiB file, peak memory,
  *   in-process hash back ends and dumpPath/hashPath (bench.d/nar.ts).
+ * - store: adding a 300 MB tree and 5,000 small paths, 10,000 path-info
+ *   queries, verify --check-contents (bench.d/store.ts).
+ * - build: a trivial build and a chain of 100 against nix-build
+ *   (bench.d/build.ts).
  * - gc: --print-dead, a deleting gc and optimise on identical store copies
  *   (bench.d/gc.ts).
  * - daemon: bunix daemon vs nix-daemon, QueryPathInfo and AddToStore round
@@ -23,6 +27,7 @@ import { BenchFailure, log, setQuiet } from "./bench.d/log.ts";
 import { buildSuite } from "./bench.d/build.ts";
 import { daemonSuite } from "./bench.d/daemon.ts";
 import { gcSuite } from "./bench.d/gc.ts";
+import { storeSuite } from "./bench.d/store.ts";
 import { narSuite } from "./bench.d/nar.ts";
 import { type Options, UsageFailure, parseOptions, usage } from "./bench.d/options.ts";
 import { jsonReport, textReport } from "./bench.d/report.ts";
@@ -30,7 +35,7 @@ import type { Suite, SuiteResult } from "./bench.d/suite.ts";
 import { round } from "./bench.d/units.ts";
 
 /** Every suite, in the order they run and report (whatever the order given to --only). */
-const SUITES: readonly Suite[] = [narSuite, buildSuite, gcSuite, daemonSuite];
+const SUITES: readonly Suite[] = [narSuite, storeSuite, buildSuite, gcSuite, daemonSuite];
 
 async function main(): Promise<number> {
   let options: Options | "help";

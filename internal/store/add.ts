@@ -84,37 +84,23 @@ export async function addPath(store: LocalStore, source: string, options: AddPat
   if (options.method === "flat" && !stat.isFile()) {
     throw new BunixError(`'${source}' is not a regular file: flat hashing needs one (drop --flat to add it recursively)`);
   }
-  return withStaging(store, async (staging) => {
-    const narHasher = createHasher("sha256");
-    const caHasher = options.algorithm === "sha256" && options.method === "recursive" ? undefined : createHasher(options.algorithm);
-    let narSize = 0;
-    const observeNar = (bytes: Uint8Array) => {
-      narHasher.update(bytes);
-      narSize += bytes.length;
-      if (options.method === "recursive") caHasher?.update(bytes);
-    };
-    if (options.method === "flat") {
-      // As `nix-store --add-fixed`: the path hashes the bytes, but the object (and
-      // its NAR) is the file as dumped, so an executable file stays executable.
-      const size = stat.size;
-      const executable = (stat.mode & 0o100) !== 0;
-      observeNar(regularFileNarPrefix(size, executable));
-      const written = await writeCanonicalFile(staging.objectPath, fdChunksOfFile(source), executable, (chunk) => {
-        observeNar(chunk);
-        caHasher!.update(chunk);
-      });
-      if (written !== size) throw new BunixError(`'${source}' changed size while it was being added`);
-      observeNar(regularFileNarSuffix(size));
-    } else {
-      const nar = new ChunkSource(dumpPath(source));
-      nar.setTap(observeNar);
-      await restoreNar(nar, staging.objectPath, { canonical: true, requireEnd: true });
-    }
+  // Small sources (most adds) are read into memory once and written straight
+  // to their path, as Nix does with small dumps; larger ones stream through staging.
+  const executable = (stat.mode & 0o100) !== 0;
+  const taken = await takeSmall(options.method === "flat" ? fdChunksOfFile(source) : dumpPath(source));
+  const narHasher = createHasher("sha256");
+  const caHasher = options.algorithm === "sha256" && options.method === "recursive" ? undefined : createHasher(options.algorithm);
+  let narSize = 0;
+  const observeNar = (bytes: Uint8Array) => {
+    narHasher.update(bytes);
+    narSize += bytes.length;
+    if (options.method === "recursive") caHasher?.update(bytes);
+  };
+  const infoFor = (): PathInfo => {
     const narHash = narHasher.finish();
     const caHash = caHasher ? caHasher.finish() : narHash;
-    const path = makeFixedOutputPath(options.method, caHash, name, store.storeDir);
-    const info = {
-      path,
+    return {
+      path: makeFixedOutputPath(options.method, caHash, name, store.storeDir),
       narHash,
       narSize,
       references: [],
@@ -124,7 +110,44 @@ export async function addPath(store: LocalStore, source: string, options: AddPat
       signatures: [],
       ca: formatContentAddress({ method: options.method, hash: caHash }),
     };
-    return { path, added: await installStaged(store, staging, info) };
+  };
+  const sizeChanged = () => new BunixError(`'${source}' changed size while it was being added`);
+
+  if ("whole" in taken) {
+    const data = taken.whole;
+    let write: (real: string) => Promise<void>;
+    if (options.method === "flat") {
+      // As `nix-store --add-fixed`: the path hashes the bytes, but the object (and
+      // its NAR) is the file as dumped, so an executable file stays executable.
+      if (data.length !== stat.size) throw sizeChanged();
+      for (const piece of [regularFileNarPrefix(data.length, executable), data, regularFileNarSuffix(data.length)]) observeNar(piece);
+      caHasher!.update(data);
+      write = async (real) => void (await writeCanonicalFile(real, [data], executable, () => {}));
+    } else {
+      observeNar(data);
+      write = (real) => restoreNar(new ChunkSource([data]), real, { canonical: true, requireEnd: true });
+    }
+    const info = infoFor();
+    return { path: info.path, added: await installDirect(store, info, write) };
+  }
+
+  return withStaging(store, async (staging) => {
+    if (options.method === "flat") {
+      const size = stat.size;
+      observeNar(regularFileNarPrefix(size, executable));
+      const written = await writeCanonicalFile(staging.objectPath, taken.replay, executable, (chunk) => {
+        observeNar(chunk);
+        caHasher!.update(chunk);
+      });
+      if (written !== size) throw sizeChanged();
+      observeNar(regularFileNarSuffix(size));
+    } else {
+      const nar = new ChunkSource(taken.replay);
+      nar.setTap(observeNar);
+      await restoreNar(nar, staging.objectPath, { canonical: true, requireEnd: true });
+    }
+    const info = infoFor();
+    return { path: info.path, added: await installStaged(store, staging, info) };
   });
 }
 

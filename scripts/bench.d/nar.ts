@@ -24,12 +24,9 @@ import { BenchFailure, log } from "./log.ts";
 import { type Comparison, type PeakMemory, type Tools, comparePair, measureMemory, memoryMethod, stdoutSha256, timeMedian } from "./measure.ts";
 import { fmtMB, fmtMs, fmtRate, table } from "./report.ts";
 import type { Suite, SuiteContext, SuiteResult } from "./suite.ts";
-import { type TreeSpec, makePool, prepareBigFile, prepareTree } from "./tree.ts";
+import { FULL_TREE, QUICK_TREE, type TreeSpec, makePool, prepareBigFile, prepareTree } from "./tree.ts";
 import { MB, MiB, round } from "./units.ts";
 
-// Key order matters: the spec is the key of a kept tree's manifest.
-const FULL_TREE: Omit<TreeSpec, "seed"> = { smallFiles: 40000, directories: 2500, emptyDirectories: 20, symlinks: 1500, maxDepth: 7, bigFiles: 3, bigMinMiB: 50, bigMaxMiB: 60 };
-const QUICK_TREE: Omit<TreeSpec, "seed"> = { smallFiles: 4000, directories: 250, emptyDirectories: 5, symlinks: 150, maxDepth: 7, bigFiles: 3, bigMinMiB: 5, bigMaxMiB: 6 };
 const BIG_FILE_GOAL_BYTES = 100 * MB;
 const MEMORY_RUNS = 2;
 

@@ -23,6 +23,11 @@ export interface TreeSpec {
   bigMaxMiB: number;
 }
 
+/** The ~340 MB tree of the nar and store suites (--quick: about a tenth). */
+// Key order matters: the spec is the key of a kept tree's manifest.
+export const FULL_TREE: Omit<TreeSpec, "seed"> = { smallFiles: 40000, directories: 2500, emptyDirectories: 20, symlinks: 1500, maxDepth: 7, bigFiles: 3, bigMinMiB: 50, bigMaxMiB: 60 };
+export const QUICK_TREE: Omit<TreeSpec, "seed"> = { smallFiles: 4000, directories: 250, emptyDirectories: 5, symlinks: 150, maxDepth: 7, bigFiles: 3, bigMinMiB: 5, bigMaxMiB: 6 };
+
 export interface TreeStats {
   files: number;
   smallFiles: number;
