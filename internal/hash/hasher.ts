@@ -5,8 +5,8 @@
  *   measured several times faster (scripts/bench prints both throughputs).
  * tests/hash/hasher.test.ts checks that both give identical digests.
  */
-import { md5, sha1 } from "@noble/hashes/legacy.js";
-import { sha256, sha512 } from "@noble/hashes/sha2.js";
+import type * as NobleLegacy from "@noble/hashes/legacy.js";
+import type * as NobleSha2 from "@noble/hashes/sha2.js";
 import type { HashAlgorithm } from "./algorithm.ts";
 import { Hash } from "./hash.ts";
 
@@ -19,7 +19,17 @@ export interface Hasher {
 
 export type HashBackend = "native" | "noble";
 
-const NOBLE = { md5, sha1, sha256, sha512 } as const;
+// Loaded on first use: every command starts faster without it (native is the default back end).
+let noble: { md5: typeof NobleLegacy.md5; sha1: typeof NobleLegacy.sha1; sha256: typeof NobleSha2.sha256; sha512: typeof NobleSha2.sha512 } | undefined;
+
+function nobleHashes(): NonNullable<typeof noble> {
+  if (noble === undefined) {
+    const legacy = require("@noble/hashes/legacy.js") as typeof NobleLegacy;
+    const sha2 = require("@noble/hashes/sha2.js") as typeof NobleSha2;
+    noble = { md5: legacy.md5, sha1: legacy.sha1, sha256: sha2.sha256, sha512: sha2.sha512 };
+  }
+  return noble;
+}
 
 let defaultBackend: HashBackend = "native";
 
@@ -37,7 +47,7 @@ export function createHasher(algorithm: HashAlgorithm, backend: HashBackend = de
       finish: () => new Hash(algorithm, new Uint8Array(inner.digest())),
     };
   }
-  const inner = NOBLE[algorithm].create();
+  const inner = nobleHashes()[algorithm].create();
   return {
     algorithm,
     update: (data) => void inner.update(data),

@@ -56,11 +56,29 @@ const MIN_READ = 64 << 10;
 const TOKEN_ROOM = 128;
 const CASE_HACK_BYTES = new TextEncoder().encode(CASE_HACK_SUFFIX);
 
+/**
+ * Buffers of finished dumps, reused by the next one: hashing many small
+ * paths (verify, GC, optimise) should not allocate and zero a buffer each.
+ * A dump holds its buffer until it ends, so dumps running side by side never
+ * share one.
+ */
+const spareBuffers: Uint8Array[] = [];
+const MAX_SPARE_BUFFERS = 4;
+
+function acquireBuffer(size: number): Uint8Array {
+  const at = spareBuffers.findIndex((buffer) => buffer.length === size);
+  return at >= 0 ? spareBuffers.splice(at, 1)[0]! : new Uint8Array(size);
+}
+
+function releaseBuffer(buffer: Uint8Array): void {
+  if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer);
+}
+
 class Output {
   readonly buffer: Uint8Array;
   length = 0;
   constructor(size: number) {
-    this.buffer = new Uint8Array(size);
+    this.buffer = acquireBuffer(size);
   }
   get free(): number {
     return this.buffer.length - this.length;
@@ -122,16 +140,21 @@ const scratchStat = { mode: 0, size: 0 };
 /** Serialises the tree at `path` as a NAR. */
 export function* dumpPath(path: string, options: DumpOptions = {}): Generator<Uint8Array, void, undefined> {
   const out = new Output(Math.max(options.bufferSize ?? DEFAULT_BUFFER_SIZE, MIN_BUFFER_SIZE));
-  const trail = new Trail(path);
-  const root = cPath(path);
   try {
-    statxModeSize(AT_FDCWD, root, AT_SYMLINK_NOFOLLOW, scratchStat);
-  } catch (error) {
-    trail.fail("getting status of", error);
+    const trail = new Trail(path);
+    const root = cPath(path);
+    try {
+      statxModeSize(AT_FDCWD, root, AT_SYMLINK_NOFOLLOW, scratchStat);
+    } catch (error) {
+      trail.fail("getting status of", error);
+    }
+    out.put(TOKEN.magic);
+    yield* dumpNode(out, AT_FDCWD, root, scratchStat.mode & S_IFMT, trail, options.caseHack ?? false);
+    if (out.length > 0) yield out.take();
+  } finally {
+    // The consumer has taken the last chunk: it asked for the next one, or stopped.
+    releaseBuffer(out.buffer);
   }
-  out.put(TOKEN.magic);
-  yield* dumpNode(out, AT_FDCWD, root, scratchStat.mode & S_IFMT, trail, options.caseHack ?? false);
-  if (out.length > 0) yield out.take();
 }
 
 /**

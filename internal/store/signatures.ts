@@ -13,7 +13,15 @@
  * signatures verifies with a key of `trusted-public-keys` (or the public half
  * of a `secret-key-files` key).
  */
-import { type KeyObject, createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
+import type * as NodeCrypto from "node:crypto";
+type KeyObject = NodeCrypto.KeyObject;
+
+// node:crypto takes a while to load: only commands that sign or check signatures pay for it.
+let cryptoModule: typeof NodeCrypto | undefined;
+function nodeCrypto(): typeof NodeCrypto {
+  cryptoModule ??= require("node:crypto") as typeof NodeCrypto;
+  return cryptoModule;
+}
 import { readFileSync } from "node:fs";
 import { BunixError } from "../errors.ts";
 import type { Hash } from "../hash/hash.ts";
@@ -57,13 +65,13 @@ function splitKey(text: string, kind: "secret" | "public"): { name: string; byte
 export function parsePublicKey(text: string): PublicKey {
   const { name, bytes } = splitKey(text.trim(), "public");
   if (bytes.length !== 32) throw new SignatureError(`public key '${name}' is not valid`);
-  return { name, key: createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, bytes]), format: "der", type: "spki" }) };
+  return { name, key: nodeCrypto().createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, bytes]), format: "der", type: "spki" }) };
 }
 
 export function parseSecretKey(text: string): SecretKey {
   const { name, bytes } = splitKey(text.trim(), "secret");
   if (bytes.length !== 64) throw new SignatureError(`secret key '${name}' is not valid`);
-  const key = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, bytes.subarray(0, 32)]), format: "der", type: "pkcs8" });
+  const key = nodeCrypto().createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, bytes.subarray(0, 32)]), format: "der", type: "pkcs8" });
   return { name, key, publicText: `${name}:${bytes.subarray(32).toString("base64")}` };
 }
 
@@ -84,7 +92,7 @@ export function infoFingerprint(store: LocalStore, info: PathInfo): string {
 }
 
 export function signFingerprint(secret: SecretKey, fingerprint: string): string {
-  return `${secret.name}:${sign(null, Buffer.from(fingerprint), secret.key).toString("base64")}`;
+  return `${secret.name}:${nodeCrypto().sign(null, Buffer.from(fingerprint), secret.key).toString("base64")}`;
 }
 
 /**
@@ -98,7 +106,7 @@ export function verifySignature(fingerprint: string, signature: string, keys: Re
   if (!key) return false;
   const bytes = Buffer.from(signature.slice(colon + 1), "base64");
   if (bytes.length !== SIGNATURE_BYTES) throw new SignatureError(`signature '${signature}' is not valid`);
-  return verify(null, Buffer.from(fingerprint), key.key, bytes);
+  return nodeCrypto().verify(null, Buffer.from(fingerprint), key.key, bytes);
 }
 
 /** trusted-public-keys plus the public halves of the readable secret-key-files; the first key of a name wins. */
