@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { makeCollectStore, makeOptimiseStore } from "./gc-store.ts";
 import { BenchFailure, log } from "./log.ts";
-import { type Comparison, type Side, type Tools, median } from "./measure.ts";
+import { type CommandRun, type Comparison, type Tools, runTimed, sideOf } from "./measure.ts";
 import { fmtMs, table } from "./report.ts";
 import type { Suite, SuiteContext, SuiteResult } from "./suite.ts";
 import { round } from "./units.ts";
@@ -33,22 +33,6 @@ export const gcSuite: Suite = {
   workEntries: ["gc"],
   run: runGcSuite,
 };
-
-interface Sample {
-  ms: number;
-  cpuMs: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runTimed(tools: Tools, argv: readonly string[]): Sample {
-  const start = performance.now();
-  const result = Bun.spawnSync([...argv], { env: tools.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const ms = performance.now() - start;
-  const stderr = result.stderr ? result.stderr.toString() : "";
-  if (result.exitCode !== 0) throw new BenchFailure(`'${argv.join(" ")}' exited with ${result.exitCode ?? result.signalCode}: ${stderr.trim().slice(-2000)}`);
-  return { ms, cpuMs: Number(result.resourceUsage.cpuTime.total) / 1000, stdout: result.stdout ? result.stdout.toString() : "", stderr };
-}
 
 function shell(argv: string[]): void {
   const result = Bun.spawnSync(argv, { stdout: "ignore", stderr: "pipe" });
@@ -67,16 +51,6 @@ function copies(template: string, dir: string): { nix: string; bunix: string } {
   return { nix, bunix };
 }
 
-function side(samples: readonly Sample[]): Side {
-  const ms = samples.map((s) => s.ms);
-  return {
-    medianMs: round(median(ms), 2),
-    minMs: round(Math.min(...ms), 2),
-    samplesMs: ms.map((m) => round(m, 2)),
-    medianCpuMs: round(median(samples.map((s) => s.cpuMs)), 2),
-  };
-}
-
 interface Operation {
   key: string;
   label: string;
@@ -85,13 +59,13 @@ interface Operation {
   nix(root: string): string[];
   bunix(root: string): string[];
   /** Throws when the two tools disagree. */
-  check(nix: Sample, bunix: Sample, roots: { nix: string; bunix: string }): void;
+  check(nix: CommandRun, bunix: CommandRun, roots: { nix: string; bunix: string }): void;
 }
 
 function compare(tools: Tools, template: string, scratch: string, op: Operation, runs: number): Comparison {
   log(`${op.label}: ${op.fresh ? "fresh copies, " : ""}${runs} runs each${op.fresh ? "" : " after a warm-up"}`);
-  const nix: Sample[] = [];
-  const bunix: Sample[] = [];
+  const nix: CommandRun[] = [];
+  const bunix: CommandRun[] = [];
   let roots = copies(template, scratch);
   if (!op.fresh) {
     runTimed(tools, op.nix(roots.nix));
@@ -100,7 +74,7 @@ function compare(tools: Tools, template: string, scratch: string, op: Operation,
   for (let i = 0; i < runs; i++) {
     if (op.fresh && i > 0) roots = copies(template, scratch);
     const order = i % 2 === 0 ? (["nix", "bunix"] as const) : (["bunix", "nix"] as const);
-    const got: Partial<Record<"nix" | "bunix", Sample>> = {};
+    const got: Partial<Record<"nix" | "bunix", CommandRun>> = {};
     for (const who of order) {
       got[who] = runTimed(tools, who === "nix" ? op.nix(roots.nix) : op.bunix(roots.bunix));
       if (op.fresh) shell(["sync"]);
@@ -110,8 +84,8 @@ function compare(tools: Tools, template: string, scratch: string, op: Operation,
     bunix.push(got.bunix!);
   }
   rmSync(scratch, { recursive: true, force: true });
-  const n = side(nix);
-  const b = side(bunix);
+  const n = sideOf(nix);
+  const b = sideOf(bunix);
   return { key: op.key, label: op.label, bytes: 0, nix: n, bunix: b, ratio: round(n.medianMs / b.medianMs, 3) };
 }
 
@@ -179,7 +153,7 @@ async function runGcSuite({ options, work, tools }: SuiteContext): Promise<Suite
       nix: (root) => [tools.nixStore, "--store", root, "--optimise"],
       bunix: (root) => [tools.bunix, "nix-store", "--store", root, "--optimise"],
       check: (n, b, roots) => {
-        const summary = (s: Sample) => s.stderr.split("\n").find((l) => l.includes("freed by hard-linking"));
+        const summary = (s: CommandRun) => s.stderr.split("\n").find((l) => l.includes("freed by hard-linking"));
         same("optimise summary", summary(n), summary(b));
         same(".links", readdirSync(join(roots.nix, "nix/store/.links")).sort(), readdirSync(join(roots.bunix, "nix/store/.links")).sort());
         if (!verified) {

@@ -23,10 +23,27 @@ export interface Tools {
 /** Where a command's stdout goes: discarded, through `| cat`, or kept to compare. */
 export type Sink = "devnull" | "pipe" | "capture";
 
-interface Sample {
+export interface Sample {
   ms: number;
   cpuMs: number;
   stdout: string;
+}
+
+/** A command run to completion with its output captured; failing unless it exits 0. */
+export interface CommandRun extends Sample {
+  stderr: string;
+}
+
+export function runTimed(tools: Tools, argv: readonly string[]): CommandRun {
+  const start = performance.now();
+  const result = Bun.spawnSync([...argv], { env: tools.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const ms = performance.now() - start;
+  const stderr = result.stderr ? result.stderr.toString() : "";
+  if (result.exitCode !== 0) {
+    const shown = argv.length > 8 ? [...argv.slice(0, 8), `... (${argv.length - 8} more)`] : argv;
+    throw new BenchFailure(`'${shown.join(" ")}' exited with ${result.exitCode ?? result.signalCode}: ${stderr.trim().slice(-2000)}`);
+  }
+  return { ms, cpuMs: Number(result.resourceUsage.cpuTime.total) / 1000, stdout: result.stdout ? result.stdout.toString() : "", stderr };
 }
 
 /** One tool's figures for one operation. */
@@ -94,7 +111,8 @@ function runOnce(tools: Tools, argv: readonly string[], sink: Sink): Sample {
   };
 }
 
-function sideOf(samples: readonly Sample[]): Side {
+/** Median, minimum and samples of wall time, and median CPU time. */
+export function sideOf(samples: readonly Sample[]): Side {
   const ms = samples.map((s) => s.ms);
   return {
     medianMs: round(median(ms), 2),

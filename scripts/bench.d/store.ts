@@ -19,7 +19,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BenchFailure, log } from "./log.ts";
-import { type Comparison, type Side, type Tools, comparePair, median } from "./measure.ts";
+import { type Comparison, type Sample, type Tools, comparePair, runTimed, sideOf } from "./measure.ts";
 import { Rng } from "./random.ts";
 import { fmtMB } from "./report.ts";
 import type { Suite, SuiteContext, SuiteResult } from "./suite.ts";
@@ -35,28 +35,6 @@ export const storeSuite: Suite = {
   workEntries: ["tree", "tree.manifest.json", "store-small", "store-runs", "store-template"],
   run: runStoreSuite,
 };
-
-interface Sample {
-  ms: number;
-  cpuMs: number;
-  stdout: string;
-}
-
-function runTimed(tools: Tools, argv: readonly string[]): Sample {
-  const start = performance.now();
-  const result = Bun.spawnSync([...argv], { env: tools.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const ms = performance.now() - start;
-  if (result.exitCode !== 0) {
-    const stderr = result.stderr ? result.stderr.toString().trim().slice(-2000) : "";
-    throw new BenchFailure(`'${argv.slice(0, 6).join(" ")} ...' exited with ${result.exitCode ?? result.signalCode}: ${stderr}`);
-  }
-  return { ms, cpuMs: Number(result.resourceUsage.cpuTime.total) / 1000, stdout: result.stdout ? result.stdout.toString() : "" };
-}
-
-function sideOf(samples: readonly Sample[]): Side {
-  const ms = samples.map((s) => s.ms);
-  return { medianMs: round(median(ms), 2), minMs: round(Math.min(...ms), 2), samplesMs: ms.map((m) => round(m, 2)), medianCpuMs: round(median(samples.map((s) => s.cpuMs)), 2) };
-}
 
 /** `count` small files (a line and 0..2 KiB of pool bytes each), made once and reused. */
 function smallFiles(dir: string, count: number, pool: Uint8Array, seed: number): string[] {
