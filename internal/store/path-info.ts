@@ -47,23 +47,33 @@ export function hashColumn(hash: Hash): string {
   return hash.format("base16", true);
 }
 
-/** A row to a PathInfo; `references` come from the Refs table. */
-export function pathInfoFromRow(row: ValidPathRow, references: StorePath[], storeDir: string): PathInfo {
-  let narHash: Hash;
+/** The row's NAR hash column, parsed. */
+export function narHashOfRow(row: ValidPathRow): Hash {
   try {
-    narHash = parseHash(row.hash);
+    return parseHash(row.hash);
   } catch (error) {
     throw new DatabaseError(`the database records an invalid hash '${row.hash}' for '${row.path}'`, { cause: error });
   }
+}
+
+/** The row's columns that need no parsing, in PathInfo's terms. */
+export function plainFieldsOfRow(row: ValidPathRow): Pick<PathInfo, "narSize" | "registrationTime" | "ultimate" | "signatures"> {
   return {
-    path: parseStorePath(storeDir, row.path),
-    narHash,
     narSize: row.narSize === null ? 0 : Number(row.narSize),
-    references: references.sort(compareStorePaths),
-    deriver: row.deriver ? parseStorePath(storeDir, row.deriver) : undefined,
     registrationTime: Number(row.registrationTime),
     ultimate: row.ultimate !== null && Number(row.ultimate) !== 0,
     signatures: row.sigs ? row.sigs.split(" ").filter((s) => s !== "") : [],
+  };
+}
+
+/** A row to a PathInfo; `references` come from the Refs table. */
+export function pathInfoFromRow(row: ValidPathRow, references: StorePath[], storeDir: string): PathInfo {
+  return {
+    ...plainFieldsOfRow(row),
+    path: parseStorePath(storeDir, row.path),
+    narHash: narHashOfRow(row),
+    references: references.sort(compareStorePaths),
+    deriver: row.deriver ? parseStorePath(storeDir, row.deriver) : undefined,
     ca: row.ca ?? undefined,
   };
 }

@@ -14,14 +14,6 @@
  * of a `secret-key-files` key).
  */
 import type * as NodeCrypto from "node:crypto";
-type KeyObject = NodeCrypto.KeyObject;
-
-// node:crypto takes a while to load: only commands that sign or check signatures pay for it.
-let cryptoModule: typeof NodeCrypto | undefined;
-function nodeCrypto(): typeof NodeCrypto {
-  cryptoModule ??= require("node:crypto") as typeof NodeCrypto;
-  return cryptoModule;
-}
 import { readFileSync } from "node:fs";
 import { BunixError } from "../errors.ts";
 import type { Hash } from "../hash/hash.ts";
@@ -32,6 +24,15 @@ import { InvalidPathError } from "./errors.ts";
 import type { LocalStore } from "./local-store.ts";
 import type { PathInfo } from "./path-info.ts";
 import { writeThrough } from "./write-queue.ts";
+
+type KeyObject = NodeCrypto.KeyObject;
+
+// node:crypto takes a while to load: only commands that sign or check signatures pay for it.
+let cryptoModule: typeof NodeCrypto | undefined;
+function nodeCrypto(): typeof NodeCrypto {
+  cryptoModule ??= require("node:crypto") as typeof NodeCrypto;
+  return cryptoModule;
+}
 
 export class SignatureError extends BunixError {
   override name = "SignatureError";

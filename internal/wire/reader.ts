@@ -35,21 +35,28 @@ export class WireReader {
 
   /** A u64 that must fit in a JavaScript number (2^53), as every count and size does. */
   async u64(what: string): Promise<number> {
-    // Fast path (the usual case: a whole request arrives in one chunk): no awaits inside.
-    const buffered = this.source.peekBuffered(0, 8);
-    if (buffered !== undefined) {
-      const value = decodeU64(buffered);
-      if (value !== undefined) {
-        this.source.takeBuffered(8);
-        return value;
-      }
-    }
+    const buffered = this.takeBufferedU64(Number.MAX_SAFE_INTEGER);
+    if (buffered !== undefined) return buffered;
     const at = this.source.position;
     const bytes = await this.source.readExact(8);
-    const low = (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0;
-    const high = (bytes[4]! | (bytes[5]! << 8) | (bytes[6]! << 16) | (bytes[7]! << 24)) >>> 0;
-    if (high >= 0x200000) throw new WireError(`serialised integer ${(BigInt(high) << 32n) | BigInt(low)} is too large for ${what}`, at);
-    return high * 0x100000000 + low;
+    const value = decodeU64(bytes);
+    if (value === undefined) {
+      throw new WireError(`serialised integer ${new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)} is too large for ${what}`, at);
+    }
+    return value;
+  }
+
+  /**
+   * Fast path (the usual case: a whole request arrives in one chunk), no
+   * awaits: a buffered u64 up to `max`, consumed; else undefined, nothing consumed.
+   */
+  private takeBufferedU64(max: number): number | undefined {
+    const buffered = this.source.peekBuffered(0, 8);
+    if (buffered === undefined) return undefined;
+    const value = decodeU64(buffered);
+    if (value === undefined || value > max) return undefined;
+    this.source.takeBuffered(8);
+    return value;
   }
 
   /** A u64 read in full (times, max-freed limits). */
@@ -60,14 +67,8 @@ export class WireReader {
 
   /** A u64 narrowed to 32 bits (op codes, versions), as Nix narrows them. */
   async u32(what: string): Promise<number> {
-    const buffered = this.source.peekBuffered(0, 8);
-    if (buffered !== undefined) {
-      const value = decodeU64(buffered);
-      if (value !== undefined && value <= 0xffffffff) {
-        this.source.takeBuffered(8);
-        return value;
-      }
-    }
+    const buffered = this.takeBufferedU64(0xffffffff);
+    if (buffered !== undefined) return buffered;
     const at = this.source.position;
     const value = await this.u64Big(what);
     if (value > 0xffffffffn) throw new WireError(`serialised integer ${value} is too large for ${what}`, at);

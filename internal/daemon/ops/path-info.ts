@@ -1,8 +1,6 @@
 /** Path info between the store's form and the wire's (worker-protocol.md 2.12). */
-import { parseHash } from "../../hash/hash.ts";
-import { DatabaseError } from "../../store/database.ts";
 import type { LocalStore } from "../../store/local-store.ts";
-import type { PathInfo, PathRecord } from "../../store/path-info.ts";
+import { type PathInfo, type PathRecord, narHashOfRow, plainFieldsOfRow } from "../../store/path-info.ts";
 import type { WirePathInfo } from "../../wire/worker-types.ts";
 
 export function toWirePathInfo(store: LocalStore, info: PathInfo): WirePathInfo {
@@ -27,22 +25,15 @@ const BASE16_SHA256 = /^sha256:[0-9a-f]{64}$/;
  */
 export function recordToWirePathInfo(record: PathRecord): WirePathInfo {
   const { row } = record;
+  const { narSize, registrationTime, ultimate, signatures } = plainFieldsOfRow(row);
   return {
     deriver: row.deriver ?? "",
-    narHash: BASE16_SHA256.test(row.hash) ? row.hash.slice(7) : otherHashToBase16(row.hash, row.path),
+    narHash: BASE16_SHA256.test(row.hash) ? row.hash.slice(7) : narHashOfRow(row).format("base16"),
     references: record.references,
-    registrationTime: Number(row.registrationTime),
-    narSize: row.narSize === null ? 0 : Number(row.narSize),
-    ultimate: row.ultimate !== null && Number(row.ultimate) !== 0,
-    sigs: row.sigs ? row.sigs.split(" ").filter((s) => s !== "") : [],
+    registrationTime,
+    narSize,
+    ultimate,
+    sigs: [...signatures],
     ca: row.ca ?? "",
   };
-}
-
-function otherHashToBase16(column: string, path: string): string {
-  try {
-    return parseHash(column).format("base16");
-  } catch (error) {
-    throw new DatabaseError(`the database records an invalid hash '${column}' for '${path}'`, { cause: error });
-  }
 }
